@@ -1,0 +1,90 @@
+"""The NATS topology: subjects, queue groups, JetStream streams and KV buckets.
+
+Every service builds its subscriptions from these names, so a rename here is a
+wire change: bump the version suffix of an event subject rather than reuse it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Edge -> router: a request whose reply subject receives a stream of frames.
+ROUTER_CHAT = "gateway.router.chat"
+ROUTER_QUEUE = "router"
+# Fan-out to every router replica; only the one running the request acts.
+ROUTER_CANCEL = "gateway.router.cancel"
+# Queue-group request that any live router answers, for the edge's readiness.
+ROUTER_PING = "gateway.router.ping"
+
+SESSIONS_HISTORY = "gateway.sessions.history"
+SESSIONS_QUEUE = "sessions"
+
+ACCOUNTING_USAGE_REPORT = "gateway.accounting.usage.report"
+ACCOUNTING_BOOTSTRAP = "gateway.accounting.bootstrap"
+# Admin calls, one subject per operation.
+ADMIN_PROJECT_CREATE = "gateway.accounting.admin.project.create"
+ADMIN_PROJECT_LIST = "gateway.accounting.admin.project.list"
+ADMIN_PROJECT_GET = "gateway.accounting.admin.project.get"
+ADMIN_PROJECT_UPDATE = "gateway.accounting.admin.project.update"
+ADMIN_KEY_CREATE = "gateway.accounting.admin.key.create"
+ADMIN_KEY_LIST = "gateway.accounting.admin.key.list"
+ADMIN_KEY_REVOKE = "gateway.accounting.admin.key.revoke"
+ACCOUNTING_QUEUE = "accounting"
+
+CATALOG_QUEUE = "catalog"
+
+USAGE_EVENT_SUBJECT = "gateway.events.usage.v1"
+SESSION_EVENT_SUBJECT = "gateway.events.session.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSpec:
+    """A JetStream stream that a producer may create and a consumer reads."""
+
+    name: str
+    subjects: tuple[str, ...]
+    # Seconds a message stays after delivery, as a safety net for consumers
+    # that are down. Consumers ack well before this.
+    max_age_seconds: int
+    # Window in which JetStream drops a republished message with the same
+    # `Nats-Msg-Id`, so that a producer's retry is not a second event.
+    duplicate_window_seconds: int = 300
+
+
+USAGE_STREAM = StreamSpec(
+    name="GATEWAY_USAGE",
+    subjects=("gateway.events.usage.>",),
+    max_age_seconds=7 * 24 * 3600,
+)
+SESSION_STREAM = StreamSpec(
+    name="GATEWAY_SESSIONS",
+    subjects=("gateway.events.session.>",),
+    max_age_seconds=7 * 24 * 3600,
+)
+STREAMS = (USAGE_STREAM, SESSION_STREAM)
+
+ACCOUNTING_USAGE_CONSUMER = "accounting-usage"
+SESSIONS_TURNS_CONSUMER = "sessions-turns"
+
+
+@dataclass(frozen=True, slots=True)
+class BucketSpec:
+    """A NATS KV bucket, written by exactly one owner service."""
+
+    name: str
+    owner: str
+    history: int = 1
+
+
+# Key: SHA-256 hex digest of a credential. Value: `CredentialRecord`.
+AUTH_BUCKET = BucketSpec(name="gateway_auth", owner="accounting")
+# Key: `catalog_key(model_id)`. Value: `CatalogEntry`.
+CATALOG_BUCKET = BucketSpec(name="gateway_catalog", owner="catalog")
+# Key: provider name. Value: `ProviderStatus`.
+PROVIDERS_BUCKET = BucketSpec(name="gateway_providers", owner="router")
+BUCKETS = (AUTH_BUCKET, CATALOG_BUCKET, PROVIDERS_BUCKET)
+
+# Object store for request bodies larger than the server's max_payload. The
+# edge writes the body under the request id and the router deletes it once read.
+PAYLOAD_OBJECT_STORE = "gateway_payloads"
+PAYLOAD_TTL_SECONDS = 15 * 60

@@ -1,0 +1,236 @@
+"""The public chat completion request, as OpenAI's Chat Completions API defines it.
+
+The models check what the gateway relies on and keep every other field
+(`extra="allow"`), so that provider-specific parameters reach the adapters.
+Fields that only the gateway understands are listed in `GATEWAY_FIELDS` and
+are never forwarded upstream.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from gateway_contracts._internal.locations import format_location
+
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+# Identifiers that a client chooses and that end up in subjects, keys and logs.
+ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+
+GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id"})
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Part):
+    type: Literal["text"]
+    text: str
+
+
+class ImageUrl(_Part):
+    url: Annotated[str, StringConstraints(min_length=1)]
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ImagePart(_Part):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+
+
+class InputAudio(_Part):
+    data: str
+    format: Annotated[str, StringConstraints(min_length=1)]
+
+
+class AudioPart(_Part):
+    type: Literal["input_audio"]
+    input_audio: InputAudio
+
+
+class FileData(_Part):
+    file_data: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+
+    @model_validator(mode="after")
+    def _require_source(self) -> FileData:
+        if self.file_data is None and self.file_id is None:
+            raise ValueError("a file part needs `file_data` or `file_id`")
+        return self
+
+
+class FilePart(_Part):
+    type: Literal["file"]
+    file: FileData
+
+
+class RefusalPart(_Part):
+    type: Literal["refusal"]
+    refusal: str
+
+
+def _part_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"part:{kind}" if isinstance(kind, str) else None
+
+
+# Union tags contain a colon so that error locations can leave them out: no
+# field name has one.
+ContentPart = Annotated[
+    Annotated[TextPart, Tag("part:text")]
+    | Annotated[ImagePart, Tag("part:image_url")]
+    | Annotated[AudioPart, Tag("part:input_audio")]
+    | Annotated[FilePart, Tag("part:file")]
+    | Annotated[RefusalPart, Tag("part:refusal")],
+    Discriminator(
+        _part_tag,
+        custom_error_type="invalid_content_part",
+        custom_error_message="Unknown content part type; expected one of "
+        "`text`, `image_url`, `input_audio`, `file`, `refusal`",
+    ),
+]
+
+
+def _content_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "content:str"
+    if isinstance(value, list):
+        return "content:parts"
+    return None
+
+
+MessageContent = Annotated[
+    Annotated[str, Tag("content:str")] | Annotated[list[ContentPart], Tag("content:parts")],
+    Discriminator(
+        _content_tag,
+        custom_error_type="invalid_content",
+        custom_error_message="Input should be a string or a list of content parts",
+    ),
+]
+
+
+class FunctionCall(_Part):
+    name: Annotated[str, StringConstraints(min_length=1)]
+    arguments: str
+
+
+class ToolCall(_Part):
+    id: Annotated[str, StringConstraints(min_length=1)]
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class ChatMessage(BaseModel):
+    """One message of the conversation, in any of OpenAI's roles."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: Role
+    content: MessageContent | None = None
+    name: str | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _check_role_fields(self) -> ChatMessage:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a `tool` message needs `tool_call_id`")
+        if self.role == "assistant":
+            if self.content is None and not self.tool_calls and "function_call" not in (self.model_extra or {}):
+                raise ValueError("an `assistant` message needs `content` or `tool_calls`")
+        elif self.content is None:
+            raise ValueError(f"a `{self.role}` message needs `content`")
+        return self
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """A `POST /v1/chat/completions` body."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    messages: Annotated[list[ChatMessage], Field(min_length=1)]
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    n: Annotated[int, Field(ge=1, le=128)] | None = None
+    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
+    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
+    seed: int | None = None
+    user: str | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    session_id: ClientId | None = None
+
+    @field_validator("stream", mode="before")
+    @classmethod
+    def _reject_null_stream(cls, value: Any) -> Any:
+        return False if value is None else value
+
+    @model_validator(mode="after")
+    def _check_stream_options(self) -> ChatCompletionRequest:
+        if self.stream_options is not None and not self.stream:
+            raise ValueError("`stream_options` is only allowed when `stream` is true")
+        return self
+
+    @property
+    def include_usage(self) -> bool:
+        return self.stream_options is not None and self.stream_options.include_usage
+
+
+class RequestProblem(Exception):
+    """A request body that does not match `ChatCompletionRequest`.
+
+    `param` names the offending field in OpenAI's notation (`messages[0].role`),
+    or is None when the problem is the body as a whole.
+    """
+
+    def __init__(self, message: str, param: str | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+def describe_validation_error(error: ValidationError) -> RequestProblem:
+    """Turn pydantic's first error into one message that names the field.
+
+    A plain union reports one error per member at the same field; the member
+    whose type matched the input explains the problem better than the others'
+    type mismatches, so it wins.
+    """
+    errors = error.errors(include_url=False)
+    param = format_location(errors[0]["loc"])
+    same_field = [item for item in errors if format_location(item["loc"]) == param]
+    first = next((item for item in same_field if not item["type"].endswith("_type")), same_field[0])
+    if first["type"] == "missing":
+        return RequestProblem(f"Missing required field `{param}`.", param)
+
+    reason = first["msg"].removeprefix("Value error, ")
+    if param is None:
+        return RequestProblem(f"Invalid request body: {reason}.", None)
+    return RequestProblem(f"Invalid value for `{param}`: {reason}.", param)

@@ -1,0 +1,82 @@
+"""The edge-to-router wire format: a dispatch message and its reply frames.
+
+The edge publishes one dispatch message to `bus.ROUTER_CHAT` with a reply
+subject. The payload is the `DispatchMeta` JSON object, a newline, then the
+chat request body as JSON. The router answers on the reply subject with a
+sequence of frames, each one byte of `FrameKind` followed by its payload:
+
+- streaming: CHUNK*, then DONE or ERROR;
+- non-streaming: RESPONSE or ERROR;
+- HEARTBEAT at any time while the upstream is silent, so that the edge can
+  tell a slow model from a dead router.
+
+The body is kept as bytes on both sides: the edge validated it once and the
+router reads it without validating it again.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NotRequired, TypedDict
+
+import orjson
+
+
+class DispatchMeta(TypedDict):
+    """What the edge knows about a request that the body does not say."""
+
+    request_id: str
+    project_id: str
+    key_id: str
+    # The catalog id after alias resolution, for example `openai/gpt-4o-mini`.
+    model: str
+    stream: bool
+    include_usage: bool
+    # Unix time in seconds at which the edge received the request.
+    received_at: float
+    session_id: NotRequired[str]
+    # How many leading messages of the body came from the session's history.
+    history_messages: NotRequired[int]
+    # Object name in `bus.PAYLOAD_OBJECT_STORE` when the body was too large
+    # for one NATS message; the dispatch then carries no body.
+    body_ref: NotRequired[str]
+
+
+class FrameKind(IntEnum):
+    CHUNK = ord("c")
+    DONE = ord("d")
+    RESPONSE = ord("r")
+    ERROR = ord("e")
+    HEARTBEAT = ord("h")
+
+
+class ErrorFrame(TypedDict):
+    """Payload of an ERROR frame: the HTTP status and OpenAI's error body."""
+
+    status: int
+    error: dict[str, object]
+    # Seconds the client should wait before retrying, when the upstream said.
+    retry_after: NotRequired[float]
+
+
+DONE_FRAME = bytes([FrameKind.DONE])
+HEARTBEAT_FRAME = bytes([FrameKind.HEARTBEAT])
+
+
+def encode_dispatch(meta: DispatchMeta, body: bytes) -> bytes:
+    return orjson.dumps(meta) + b"\n" + body
+
+
+def decode_dispatch(data: bytes) -> tuple[DispatchMeta, bytes]:
+    """Split a dispatch message into its meta object and the raw body."""
+    head, _, body = data.partition(b"\n")
+    meta: DispatchMeta = orjson.loads(head)
+    return meta, body
+
+
+def encode_frame(kind: FrameKind, payload: bytes = b"") -> bytes:
+    return bytes([kind]) + payload
+
+
+def encode_error_frame(error: ErrorFrame) -> bytes:
+    return bytes([FrameKind.ERROR]) + orjson.dumps(error)

@@ -1,0 +1,114 @@
+"""Values of the NATS KV buckets that services publish for each other to read."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CredentialKind = Literal["api_key", "admin_token"]
+
+
+class CredentialRecord(BaseModel):
+    """A live credential, keyed in `bus.AUTH_BUCKET` by the SHA-256 of its secret.
+
+    Revoking a credential deletes its key, so the bucket holds only credentials
+    that authenticate.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: CredentialKind
+    key_id: str
+    # None for an admin token, which is not bound to a project.
+    project_id: str | None = None
+    name: str | None = None
+
+
+ProviderMode = Literal["live", "emulated", "unconfigured"]
+
+
+class ProviderStatus(BaseModel):
+    """How the router reaches a provider, keyed in `bus.PROVIDERS_BUCKET` by its name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    provider: str
+    mode: ProviderMode
+    # The environment variable that would make an unconfigured or emulated provider live.
+    credential_env: str | None = None
+    updated_at: datetime
+
+
+Capability = Literal[
+    "text",
+    "vision",
+    "pdf",
+    "audio_input",
+    "audio_output",
+    "tools",
+    "structured_output",
+    "reasoning",
+    "streaming",
+]
+
+
+class Price(BaseModel):
+    """USD prices per million tokens in force from `effective_from` (UTC day) on.
+
+    A None price is unknown, which is not the same as zero: the router charges
+    nothing for it and marks the cost as incomplete.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    effective_from: date
+    input: Decimal | None = None
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    output: Decimal | None = None
+    reasoning: Decimal | None = None
+    audio_input: Decimal | None = None
+    audio_output: Decimal | None = None
+    source: str | None = None
+
+
+class CatalogEntry(BaseModel):
+    """One model that clients can name, keyed in `bus.CATALOG_BUCKET` by `catalog_key(id)`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=3, max_length=256)
+    provider: str
+    upstream_name: str
+    display_name: str | None = None
+    context_window: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    capabilities: list[Capability] = Field(default_factory=lambda: ["text", "streaming"])
+    prices: list[Price] = Field(default_factory=list)
+    # Unix time the entry was first published, for OpenAI's `created` field.
+    created: int = 0
+
+    def price_at(self, day: date) -> Price | None:
+        """Return the price in force on `day`, or None when none had started."""
+        current: Price | None = None
+        for price in sorted(self.prices, key=lambda item: item.effective_from):
+            if price.effective_from > day:
+                break
+            current = price
+        return current
+
+
+_KEY_UNSAFE = re.compile(r"[^-/_.a-zA-Z0-9]")
+
+
+def catalog_key(model_id: str) -> str:
+    """Encode a model id as a KV key, which allows only `[-/_=.a-zA-Z0-9]`.
+
+    Other characters (`:` in `ollama/llama3:8b`) become `=` and two hex
+    digits, and `=` itself is escaped, so the encoding is reversible.
+    """
+    return _KEY_UNSAFE.sub(lambda match: "".join(f"={byte:02X}" for byte in match.group().encode()), model_id)

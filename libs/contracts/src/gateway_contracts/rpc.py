@@ -1,0 +1,193 @@
+"""Bodies of the NATS request/reply calls between services.
+
+A reply is either the call's result model or `RpcError`; callers tell them
+apart with `parse_reply`.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway_contracts.errors import ErrorCode
+
+
+class RpcError(BaseModel):
+    """A failed call: the error code the caller should answer its client with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: ErrorCode
+    message: str
+
+
+class HistoryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    session_id: str
+
+
+class HistoryReply(BaseModel):
+    """A session's messages in the order they were appended; empty for a new session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[dict[str, Any]]
+
+
+class UsageReportRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    # Inclusive UTC days.
+    start: date
+    end: date
+
+
+class UsageRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    model: str
+    requests: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cost_usd: Decimal
+
+
+class UsageReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rows: list[UsageRow]
+
+
+class BootstrapRequest(BaseModel):
+    """Ask accounting to create the first project, API key and admin token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_name: str
+
+
+class BootstrapReply(BaseModel):
+    """The secrets are set only on the call that created them; later calls get `created=False`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    created: bool
+    project_id: str
+    api_key: str | None = None
+    admin_token: str | None = None
+
+
+ReplyModel = TypeVar("ReplyModel", bound=BaseModel)
+
+
+def parse_reply(data: bytes, model: type[ReplyModel]) -> ReplyModel | RpcError:
+    """Decode a reply as `model`, or as `RpcError` when it carries an `error`."""
+    if data.startswith(b'{"error"'):
+        return RpcError.model_validate_json(data[len(b'{"error":') : -1])
+    return model.model_validate_json(data)
+
+
+def encode_error(code: ErrorCode, message: str) -> bytes:
+    return b'{"error":' + RpcError(code=code, message=message).model_dump_json().encode() + b"}"
+
+
+# Administration of projects and keys, answered by accounting.
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    # An IANA time zone name; the project's budget day starts at midnight there.
+    timezone: str = "UTC"
+
+
+class ProjectUpdate(BaseModel):
+    """Fields left out stay as they are; `daily_budget_usd: null` removes the cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    timezone: str | None = None
+    disabled: bool | None = None
+
+
+class ProjectRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+
+
+class ProjectListRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    name: str
+    timezone: str
+    daily_budget_usd: Decimal | None
+    disabled: bool
+    created_at: datetime
+
+
+class ProjectList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[Project]
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    name: str | None = Field(default=None, max_length=200)
+    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+
+
+class KeyRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    key_id: str
+
+
+class KeyInfo(BaseModel):
+    """An API key without its secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    project_id: str
+    name: str | None
+    # The first characters of the secret, to tell keys apart.
+    prefix: str
+    daily_budget_usd: Decimal | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyInfo):
+    """A new key; `key` is its secret, returned only this once."""
+
+    key: str
+
+
+class KeyList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[KeyInfo]

@@ -1,0 +1,73 @@
+"""Both ends of the request/reply calls in `rpc`, over a NATS connection.
+
+Needs the `nats` extra.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from pydantic import BaseModel, ValidationError
+
+from gateway_contracts.rpc import RpcError, encode_error, parse_reply
+
+logger = logging.getLogger("gateway_contracts.rpc")
+
+Request = TypeVar("Request", bound=BaseModel)
+Reply = TypeVar("Reply", bound=BaseModel)
+
+
+class RpcRejected(Exception):
+    """Raised by a handler to answer with an `RpcError` of its choosing."""
+
+    def __init__(self, error: RpcError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+async def respond(
+    nc: NATS,
+    subject: str,
+    queue: str,
+    request_model: type[Request],
+    handler: Callable[[Request], Awaitable[BaseModel]],
+) -> Subscription:
+    """Answer calls on `subject` in queue group `queue` with `handler`'s result.
+
+    A request that does not validate gets an `invalid_request` error, and a
+    handler failure an `internal_error`, logged here once.
+    """
+
+    async def handle(msg: Msg) -> None:
+        if not msg.reply:
+            return
+        try:
+            request = request_model.model_validate_json(msg.data)
+        except ValidationError as error:
+            await nc.publish(msg.reply, encode_error("invalid_request", f"Invalid {request_model.__name__}: {error}"))
+            return
+        try:
+            result = await handler(request)
+        except RpcRejected as rejected:
+            await nc.publish(msg.reply, encode_error(rejected.error.code, rejected.error.message))
+            return
+        except Exception:
+            logger.error("Handling %s on %s failed", request_model.__name__, subject, exc_info=True)
+            await nc.publish(msg.reply, encode_error("internal_error", f"Handling {request_model.__name__} failed."))
+            return
+        await nc.publish(msg.reply, result.model_dump_json().encode())
+
+    return await nc.subscribe(subject, queue=queue, cb=handle)
+
+
+async def call(
+    nc: NATS, subject: str, request: BaseModel, reply_model: type[Reply], timeout: float
+) -> Reply | RpcError:
+    """Send `request` and decode the reply; NATS timeouts and no-responder errors propagate."""
+    msg = await nc.request(subject, request.model_dump_json().encode(), timeout=timeout)
+    return parse_reply(msg.data, reply_model)

@@ -1,0 +1,1 @@
+"""Accounting: projects, credentials, spend and usage analytics."""

@@ -1,0 +1,162 @@
+"""Administration of projects and API keys, called by the edge's admin endpoints."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from typing import Any
+
+import asyncpg
+from nats.js.kv import KeyValue
+
+from gateway_accounting import credentials
+from gateway_contracts.rpc import (
+    KeyCreate,
+    KeyCreated,
+    KeyInfo,
+    KeyList,
+    KeyRef,
+    Project,
+    ProjectCreate,
+    ProjectList,
+    ProjectListRequest,
+    ProjectRef,
+    ProjectUpdate,
+    RpcError,
+)
+from gateway_contracts.rpc_nats import RpcRejected
+
+logger = logging.getLogger("gateway_accounting.admin")
+
+_PROJECT_COLUMNS = "id, name, timezone, daily_budget_usd, disabled, created_at"
+_KEY_COLUMNS = "id, project_id, name, secret_prefix AS prefix, daily_budget_usd, created_at, revoked_at"
+
+
+def _rejected(code: Any, message: str) -> RpcRejected:
+    return RpcRejected(RpcError(code=code, message=message))
+
+
+def _check_timezone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise _rejected(
+            "invalid_request", f"Unknown time zone `{name}`; use an IANA name such as `UTC` or `Europe/Berlin`."
+        ) from None
+
+
+class Admin:
+    def __init__(self, pool: asyncpg.Pool, auth_bucket: KeyValue) -> None:
+        self._pool = pool
+        self._bucket = auth_bucket
+
+    async def create_project(self, request: ProjectCreate) -> Project:
+        _check_timezone(request.timezone)
+        try:
+            row = await self._pool.fetchrow(
+                f"""
+                INSERT INTO accounting.projects (id, name, timezone, daily_budget_usd)
+                VALUES ($1, $2, $3, $4) RETURNING {_PROJECT_COLUMNS}
+                """,
+                credentials.new_id("proj"),
+                request.name,
+                request.timezone,
+                request.daily_budget_usd,
+            )
+        except asyncpg.UniqueViolationError:
+            raise _rejected("conflict", f"A project named `{request.name}` already exists.") from None
+        logger.info("Created project %s", row["id"])
+        return Project.model_validate(dict(row))
+
+    async def list_projects(self, request: ProjectListRequest) -> ProjectList:
+        rows = await self._pool.fetch(f"SELECT {_PROJECT_COLUMNS} FROM accounting.projects ORDER BY created_at, id")
+        return ProjectList(data=[Project.model_validate(dict(row)) for row in rows])
+
+    async def get_project(self, request: ProjectRef) -> Project:
+        row = await self._pool.fetchrow(
+            f"SELECT {_PROJECT_COLUMNS} FROM accounting.projects WHERE id = $1", request.project_id
+        )
+        if row is None:
+            raise _project_not_found(request.project_id)
+        return Project.model_validate(dict(row))
+
+    async def update_project(self, request: ProjectUpdate) -> Project:
+        changes = request.model_dump(exclude_unset=True, exclude={"project_id"})
+        if "timezone" in changes:
+            if changes["timezone"] is None:
+                raise _rejected("invalid_request", "`timezone` cannot be null; use `UTC` for the default.")
+            _check_timezone(changes["timezone"])
+        for field in ("name", "disabled"):
+            if field in changes and changes[field] is None:
+                raise _rejected("invalid_request", f"`{field}` cannot be null.")
+        if not changes:
+            return await self.get_project(ProjectRef(project_id=request.project_id))
+
+        assignments = ", ".join(f"{column} = ${index}" for index, column in enumerate(changes, start=2))
+        try:
+            row = await self._pool.fetchrow(
+                f"UPDATE accounting.projects SET {assignments} WHERE id = $1 RETURNING {_PROJECT_COLUMNS}",
+                request.project_id,
+                *changes.values(),
+            )
+        except asyncpg.UniqueViolationError:
+            raise _rejected("conflict", f"A project named `{changes.get('name')}` already exists.") from None
+        if row is None:
+            raise _project_not_found(request.project_id)
+        if "disabled" in changes:
+            # Keys of a disabled project leave the auth bucket, and come back when it is enabled.
+            await credentials.sync_bucket(self._pool, self._bucket)
+        logger.info("Updated project %s: %s", request.project_id, ", ".join(changes))
+        return Project.model_validate(dict(row))
+
+    async def create_key(self, request: KeyCreate) -> KeyCreated:
+        async with self._pool.acquire() as connection, connection.transaction():
+            project = await connection.fetchrow(
+                "SELECT disabled FROM accounting.projects WHERE id = $1 FOR SHARE", request.project_id
+            )
+            if project is None:
+                raise _project_not_found(request.project_id)
+            issued = await credentials.issue(
+                connection, "api_key", request.project_id, request.name, request.daily_budget_usd
+            )
+            row = await connection.fetchrow(
+                f"SELECT {_KEY_COLUMNS} FROM accounting.credentials WHERE id = $1", issued.id
+            )
+        if not project["disabled"]:
+            await credentials.publish(self._bucket, credentials.secret_digest(issued.secret), issued.record)
+        logger.info("Created key %s in project %s", issued.id, request.project_id)
+        return KeyCreated(**dict(row), key=issued.secret)
+
+    async def list_keys(self, request: ProjectRef) -> KeyList:
+        await self.get_project(request)
+        rows = await self._pool.fetch(
+            f"""
+            SELECT {_KEY_COLUMNS} FROM accounting.credentials
+            WHERE project_id = $1 AND kind = 'api_key' ORDER BY created_at, id
+            """,
+            request.project_id,
+        )
+        return KeyList(data=[KeyInfo.model_validate(dict(row)) for row in rows])
+
+    async def revoke_key(self, request: KeyRef) -> KeyInfo:
+        """Mark the key revoked and remove it from the auth bucket; revoking twice is not an error."""
+        row = await self._pool.fetchrow(
+            f"""
+            UPDATE accounting.credentials SET revoked_at = coalesce(revoked_at, now())
+            WHERE id = $1 AND project_id = $2 AND kind = 'api_key'
+            RETURNING {_KEY_COLUMNS}, secret_sha256
+            """,
+            request.key_id,
+            request.project_id,
+        )
+        if row is None:
+            raise _rejected("not_found", f"No key `{request.key_id}` in project `{request.project_id}`.")
+        await self._bucket.delete(row["secret_sha256"])
+        logger.info("Revoked key %s of project %s", request.key_id, request.project_id)
+        fields = dict(row)
+        fields.pop("secret_sha256")
+        return KeyInfo.model_validate(fields)
+
+
+def _project_not_found(project_id: str) -> RpcRejected:
+    return _rejected("not_found", f"No project with id `{project_id}`.")

@@ -1,0 +1,85 @@
+"""Accounting's lifecycle: schema, credentials, the usage consumer and the RPC handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import nats
+
+from gateway_accounting import credentials, database
+from gateway_accounting.admin import Admin
+from gateway_accounting.analytics import open_store
+from gateway_accounting.bootstrap import bootstrap
+from gateway_accounting.ingest import UsageIngestor
+from gateway_accounting.reports import usage_report
+from gateway_accounting.settings import AccountingSettings
+from gateway_contracts import bus
+from gateway_contracts.kv import ensure_bucket, ensure_stream
+from gateway_contracts.rpc import (
+    BootstrapRequest,
+    KeyCreate,
+    KeyRef,
+    ProjectCreate,
+    ProjectListRequest,
+    ProjectRef,
+    ProjectUpdate,
+    UsageReportRequest,
+)
+from gateway_contracts.rpc_nats import respond
+
+logger = logging.getLogger("gateway_accounting")
+
+
+async def serve(stop: asyncio.Event) -> None:
+    """Run accounting until `stop` is set."""
+    settings = AccountingSettings()
+    pool = await database.connect(settings.database_url)
+    await database.apply_schema(pool)
+    store = open_store(settings.clickhouse_url, settings.chdb_path)
+    await store.apply_schema()
+
+    nc = await nats.connect(settings.nats_url, name="gateway-accounting", max_reconnect_attempts=-1)
+    js = nc.jetstream()
+    await ensure_stream(js, bus.USAGE_STREAM)
+    auth_bucket = await ensure_bucket(js, bus.AUTH_BUCKET)
+    await credentials.sync_bucket(pool, auth_bucket)
+
+    ingestor = UsageIngestor(js, pool, store, settings.batch_max_events, settings.batch_max_wait_seconds)
+    ingest_task = asyncio.create_task(ingestor.run(), name="usage-ingest")
+
+    admin = Admin(pool, auth_bucket)
+    calls = [
+        (bus.ACCOUNTING_BOOTSTRAP, BootstrapRequest, lambda request: bootstrap(pool, auth_bucket, request)),
+        (bus.ACCOUNTING_USAGE_REPORT, UsageReportRequest, lambda request: usage_report(store, request)),
+        (bus.ADMIN_PROJECT_CREATE, ProjectCreate, admin.create_project),
+        (bus.ADMIN_PROJECT_LIST, ProjectListRequest, admin.list_projects),
+        (bus.ADMIN_PROJECT_GET, ProjectRef, admin.get_project),
+        (bus.ADMIN_PROJECT_UPDATE, ProjectUpdate, admin.update_project),
+        (bus.ADMIN_KEY_CREATE, KeyCreate, admin.create_key),
+        (bus.ADMIN_KEY_LIST, ProjectRef, admin.list_keys),
+        (bus.ADMIN_KEY_REVOKE, KeyRef, admin.revoke_key),
+    ]
+    subscriptions = [
+        await respond(nc, subject, bus.ACCOUNTING_QUEUE, model, handler) for subject, model, handler in calls
+    ]
+    logger.info("Accounting ready: analytics in %s", "ClickHouse server" if settings.clickhouse_url else "chdb")
+
+    await stop.wait()
+
+    # Stop answering, let the batch in hand reach both stores and be acked,
+    # then close the connections in the order they were opened.
+    logger.info("Accounting stopping")
+    for subscription in subscriptions:
+        await subscription.unsubscribe()
+    ingestor.stop()
+    try:
+        await asyncio.wait_for(ingest_task, settings.shutdown_grace_seconds)
+    except TimeoutError:
+        logger.warning(
+            "The usage batch did not finish within %.0f s; it will be redelivered", settings.shutdown_grace_seconds
+        )
+    await nc.drain()
+    await store.close()
+    await pool.close()
+    logger.info("Accounting stopped")

@@ -1,0 +1,1 @@
+"""The model catalog: what each model can do and what it costs."""

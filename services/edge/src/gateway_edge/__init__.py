@@ -1,0 +1,1 @@
+"""The edge: the gateway's public, OpenAI-compatible HTTP API."""

@@ -1,0 +1,79 @@
+"""The FastAPI application and its lifespan: NATS, the KV mirrors and the router client."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import nats
+from fastapi import FastAPI
+
+from gateway_contracts import CatalogEntry, CredentialRecord, ProviderStatus, bus
+from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store
+from gateway_edge import admin, chat, health, models, usage
+from gateway_edge.auth import Authenticator
+from gateway_edge.errors import install_handlers
+from gateway_edge.router_client import RouterClient
+from gateway_edge.settings import EdgeSettings
+from gateway_edge.state import EdgeState
+
+logger = logging.getLogger("gateway_edge")
+
+
+def create_app(settings: EdgeSettings | None = None) -> FastAPI:
+    settings = settings or EdgeSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await _start(settings)
+        app.state.edge = state
+        logger.info("Edge ready on http://%s:%d", settings.host, settings.port)
+        try:
+            yield
+        finally:
+            await _stop(state)
+
+    app = FastAPI(
+        title="Generative Gateway",
+        version="0.1.0",
+        description="An OpenAI-compatible gateway for large language models.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    for module in (chat, models, usage, admin, health):
+        app.include_router(module.router)
+    return app
+
+
+async def _start(settings: EdgeSettings) -> EdgeState:
+    nc = await nats.connect(settings.nats_url, name="gateway-edge", max_reconnect_attempts=-1)
+    js = nc.jetstream()
+    await ensure_payload_store(js)
+
+    auth = Authenticator()
+    credentials = BucketMirror(await ensure_bucket(js, bus.AUTH_BUCKET), CredentialRecord, on_change=auth.on_change)
+    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
+    providers = BucketMirror(await ensure_bucket(js, bus.PROVIDERS_BUCKET), ProviderStatus)
+    for mirror in (credentials, catalog, providers):
+        await mirror.start()
+    auth.attach(credentials)
+
+    router = RouterClient(nc, js, settings.router_idle_timeout_seconds)
+    await router.start()
+    return EdgeState(
+        settings=settings,
+        nc=nc,
+        auth=auth,
+        credentials=credentials,
+        catalog=catalog,
+        providers=providers,
+        router=router,
+    )
+
+
+async def _stop(state: EdgeState) -> None:
+    await state.router.stop()
+    for mirror in (state.credentials, state.catalog, state.providers):
+        await mirror.stop()
+    await state.nc.drain()

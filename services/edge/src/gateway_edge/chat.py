@@ -1,0 +1,191 @@
+"""`POST /v1/chat/completions`: authenticate, validate once, dispatch to a router, relay the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+from starlette.types import Receive
+
+from gateway_contracts import (
+    ChatCompletionRequest,
+    CredentialRecord,
+    DispatchMeta,
+    FrameKind,
+    bus,
+    catalog_key,
+    describe_validation_error,
+)
+from gateway_contracts.rpc import HistoryReply, HistoryRequest
+from gateway_edge.calls import call_service
+from gateway_edge.errors import EdgeError, raw_error_response
+from gateway_edge.router_client import Exchange, Frame, RouterClient
+from gateway_edge.state import EdgeState
+from gateway_edge.streaming import EventStreamResponse
+
+router = APIRouter()
+
+_SESSION_HEADER = "x-session-id"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+_REQUEST_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+@router.post(
+    "/v1/chat/completions",
+    summary="Create a chat completion",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _REQUEST_SCHEMA}}}},
+)
+async def chat_completions(request: Request) -> Response:
+    state: EdgeState = request.app.state.edge
+    received_at = time.time()
+    credential = state.auth.api_key(request.headers.get("authorization"))
+    body = await read_body(request, state.settings.max_body_bytes)
+    chat = parse_chat_request(body)
+
+    if state.catalog.get(catalog_key(chat.model)) is None:
+        raise EdgeError(
+            "model_not_found",
+            f"The model `{chat.model}` does not exist. `GET /v1/models` lists the models you can use.",
+            param="model",
+        )
+
+    request_id = f"req_{uuid.uuid4().hex}"
+    meta: DispatchMeta = {
+        "request_id": request_id,
+        "project_id": credential.project_id or "",
+        "key_id": credential.key_id,
+        "model": chat.model,
+        "stream": chat.stream,
+        "include_usage": chat.include_usage,
+        "received_at": received_at,
+    }
+    session_id = _session_id(chat, request)
+    if session_id is not None:
+        body = await _prepend_history(state, credential, session_id, body, meta)
+
+    exchange = await state.router.dispatch(meta, body)
+    headers = {"x-request-id": request_id}
+    first = await _first_frame(state.router, exchange, request.receive)
+    if first is None:
+        # The client went away before the reply started; nobody reads a response.
+        return Response(status_code=499)
+
+    if first.kind is FrameKind.ERROR:
+        state.router.finish(exchange)
+        return _error_from_frame(first, headers)
+    if not chat.stream:
+        state.router.finish(exchange)
+        return Response(first.payload, media_type="application/json", headers=headers)
+    return EventStreamResponse(
+        state.router, exchange, first, [(key.encode(), value.encode()) for key, value in headers.items()]
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """Read the body, rejecting it with 413 as soon as it passes `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_chat_request(body: bytes) -> ChatCompletionRequest:
+    try:
+        return ChatCompletionRequest.model_validate_json(body)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise EdgeError("invalid_json", f"The request body is not valid JSON: {first['msg']}.") from None
+        problem = describe_validation_error(error)
+        raise EdgeError("invalid_request", problem.message, param=problem.param) from None
+
+
+def _too_large(limit: int) -> EdgeError:
+    return EdgeError(
+        "payload_too_large",
+        f"The request body is larger than the gateway's limit of {limit} bytes (`GATEWAY_MAX_BODY_BYTES`).",
+    )
+
+
+def _session_id(chat: ChatCompletionRequest, request: Request) -> str | None:
+    if chat.session_id is not None:
+        return chat.session_id
+    header = request.headers.get(_SESSION_HEADER)
+    if header is None:
+        return None
+    if not _SESSION_ID.match(header):
+        raise EdgeError(
+            "invalid_request",
+            "Invalid `x-session-id` header: use 1 to 128 letters, digits, `.`, `_`, `:` or `-`.",
+            param=_SESSION_HEADER,
+        )
+    return header
+
+
+async def _prepend_history(
+    state: EdgeState, credential: CredentialRecord, session_id: str, body: bytes, meta: DispatchMeta
+) -> bytes:
+    """Put the session's stored messages before the request's own."""
+    history = await call_service(
+        state,
+        "sessions",
+        bus.SESSIONS_HISTORY,
+        HistoryRequest(project_id=credential.project_id or "", session_id=session_id),
+        HistoryReply,
+    )
+    meta["session_id"] = session_id
+    meta["history_messages"] = len(history.messages)
+    if not history.messages:
+        return body
+    data: dict[str, Any] = orjson.loads(body)
+    data["messages"] = history.messages + data["messages"]
+    return orjson.dumps(data)
+
+
+async def _first_frame(router_client: RouterClient, exchange: Exchange, receive: Receive) -> Frame | None:
+    """Wait for the first frame that is not a heartbeat, or return None if the client disconnects first."""
+    disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
+    try:
+        while True:
+            frame_task = asyncio.ensure_future(router_client.next_frame(exchange))
+            done, _pending = await asyncio.wait({frame_task, disconnect}, return_when=asyncio.FIRST_COMPLETED)
+            if frame_task not in done:
+                frame_task.cancel()
+                await router_client.cancel(exchange)
+                return None
+            frame = frame_task.result()
+            if frame.kind is not FrameKind.HEARTBEAT:
+                return frame
+    except BaseException:
+        await router_client.cancel(exchange)
+        raise
+    finally:
+        disconnect.cancel()
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _error_from_frame(frame: Frame, headers: dict[str, str]) -> Response:
+    error = orjson.loads(frame.payload)
+    retry_after = error.get("retry_after")
+    if retry_after is not None:
+        headers = {**headers, "retry-after": str(max(1, round(retry_after)))}
+    return raw_error_response(int(error["status"]), error["error"], headers)

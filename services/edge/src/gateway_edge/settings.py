@@ -1,0 +1,22 @@
+"""Edge configuration, read from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class EdgeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    host: str = Field(default="127.0.0.1", validation_alias="GATEWAY_HTTP_HOST")
+    port: int = Field(default=8080, ge=0, le=65535, validation_alias="GATEWAY_HTTP_PORT")
+    # Request bodies larger than this are rejected with 413 before they are read whole.
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    # Seconds without any frame from the router (chunks or heartbeats) before a request fails.
+    router_idle_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="GATEWAY_ROUTER_IDLE_TIMEOUT")
+    # Seconds to wait for the sessions and accounting services to answer a call.
+    service_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_SERVICE_TIMEOUT")
+    # Seconds that shutdown waits for in-flight streams to finish.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")

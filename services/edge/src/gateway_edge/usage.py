@@ -1,0 +1,48 @@
+"""`GET /v1/usage`: the caller's project's totals per day and model."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import JSONResponse
+
+from gateway_contracts import bus
+from gateway_contracts.rpc import UsageReport, UsageReportRequest
+from gateway_edge.calls import call_service
+from gateway_edge.errors import EdgeError
+from gateway_edge.state import EdgeState
+
+router = APIRouter()
+
+_DEFAULT_DAYS = 30
+_MAX_DAYS = 366
+
+
+@router.get("/v1/usage", summary="Usage of the caller's project per day and model")
+async def get_usage(
+    request: Request,
+    start: date | None = Query(default=None, description="First UTC day, inclusive (default: 29 days before `end`)"),
+    end: date | None = Query(default=None, description="Last UTC day, inclusive (default: today)"),
+) -> JSONResponse:
+    state: EdgeState = request.app.state.edge
+    credential = state.auth.api_key(request.headers.get("authorization"))
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=_DEFAULT_DAYS - 1)
+    if start > end:
+        raise EdgeError("invalid_request", f"`start` ({start}) is after `end` ({end}).", param="start")
+    if (end - start).days >= _MAX_DAYS:
+        raise EdgeError("invalid_request", f"The range may span at most {_MAX_DAYS} days.", param="start")
+
+    query = UsageReportRequest(project_id=credential.project_id or "", start=start, end=end)
+    reply = await call_service(state, "accounting", bus.ACCOUNTING_USAGE_REPORT, query, UsageReport)
+
+    return JSONResponse(
+        {
+            "object": "list",
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            # Costs are strings so that JSON parsers keep them exact.
+            "data": [row.model_dump(mode="json") for row in reply.rows],
+        }
+    )

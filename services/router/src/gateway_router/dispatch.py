@@ -1,0 +1,334 @@
+"""One dispatched chat request: from the edge's message to the upstream and back as frames."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+import orjson
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from gateway_contracts import (
+    DONE_FRAME,
+    HEARTBEAT_FRAME,
+    CatalogEntry,
+    DispatchMeta,
+    FrameKind,
+    RequestStatus,
+    SessionTurn,
+    SessionTurnsEvent,
+    TokenUsage,
+    UsageEvent,
+    bus,
+    catalog_key,
+    decode_dispatch,
+    encode_error_frame,
+    encode_frame,
+    event_id,
+)
+from gateway_contracts.kv import BucketMirror
+from gateway_router.accumulator import ReplyAccumulator
+from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
+from gateway_router.adapters.base import CallContext
+from gateway_router.errors import InternalFault, RequestRejected, RouterError, UpstreamFailed
+from gateway_router.pricing import price_usage
+from gateway_router.providers import ProviderRoute
+from gateway_router.publisher import EventPublisher
+from gateway_router.sse import data_lines
+from gateway_router.upstream_errors import translate_transport_errors
+
+logger = logging.getLogger("gateway_router.dispatch")
+
+# Turn ids derive from the request id, so a republished session event carries
+# the same ids and the sessions service stores each turn once.
+_TURN_NAMESPACE = uuid.UUID("6f1c7f0e-4b7a-4e53-9c55-2f3f1d1f9a10")
+
+
+@dataclass(slots=True)
+class Job:
+    """A request in flight on this router."""
+
+    meta: DispatchMeta
+    reply_to: str
+    last_frame_at: float = field(default_factory=time.monotonic)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the usage and session events report about a finished request."""
+
+    status: RequestStatus = "ok"
+    http_status: int = 200
+    error_code: str | None = None
+    entry: CatalogEntry | None = None
+    route: ProviderRoute | None = None
+    upstream_model: str | None = None
+    usage: TokenUsage | None = None
+    body: dict[str, Any] | None = None
+    reply: ReplyAccumulator = field(default_factory=ReplyAccumulator)
+    message: dict[str, Any] | None = None
+    first_token_at: float | None = None
+
+    def fail(self, error: RouterError) -> None:
+        self.status = "error"
+        self.http_status = error.status
+        self.error_code = error.code
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        nc: NATS,
+        js: JetStreamContext,
+        publisher: EventPublisher,
+        catalog: BucketMirror[CatalogEntry],
+        routes: dict[str, ProviderRoute],
+        http: aiohttp.ClientSession,
+    ) -> None:
+        self.jobs: dict[str, Job] = {}
+        self._nc = nc
+        self._js = js
+        self._publisher = publisher
+        self._catalog = catalog
+        self._routes = routes
+        self._http = http
+
+    async def on_dispatch(self, msg: Msg) -> None:
+        meta, body = decode_dispatch(msg.data)
+        request_id = meta["request_id"]
+        job = Job(meta=meta, reply_to=msg.reply)
+        job.task = asyncio.create_task(self._run(job, body), name=f"request-{request_id}")
+        self.jobs[request_id] = job
+        job.task.add_done_callback(lambda _task: self.jobs.pop(request_id, None))
+
+    async def on_cancel(self, msg: Msg) -> None:
+        job = self.jobs.get(msg.data.decode())
+        if job is None or job.task is None:
+            return
+        logger.info("Cancelling request %s: the client went away", job.meta["request_id"])
+        job.task.cancel()
+
+    async def send_heartbeats(self, idle_seconds: float) -> None:
+        """Tell the edge about every request whose upstream has been silent for `idle_seconds`."""
+        now = time.monotonic()
+        for job in list(self.jobs.values()):
+            if now - job.last_frame_at >= idle_seconds:
+                await self._send(job, HEARTBEAT_FRAME)
+
+    async def _send(self, job: Job, frame: bytes) -> None:
+        job.last_frame_at = time.monotonic()
+        await self._nc.publish(job.reply_to, frame)
+
+    async def _run(self, job: Job, raw_body: bytes) -> None:
+        outcome = Outcome()
+        try:
+            await self._serve(job, raw_body, outcome)
+        except RouterError as error:
+            outcome.fail(error)
+            await self._send(job, encode_error_frame(error.to_frame()))
+        except asyncio.CancelledError:
+            outcome.status = "cancelled"
+            outcome.http_status = 499
+            raise
+        except Exception as error:
+            logger.error("Request %s failed in the router", job.meta["request_id"], exc_info=True)
+            fault = InternalFault(f"The router failed while handling the request: {type(error).__name__}.")
+            outcome.fail(fault)
+            await self._send(job, encode_error_frame(fault.to_frame()))
+        finally:
+            # Shielded: a request cancelled by its client is still accounted for.
+            await asyncio.shield(self._publish_events(job, outcome))
+
+    async def _serve(self, job: Job, raw_body: bytes, outcome: Outcome) -> None:
+        meta = job.meta
+        outcome.body = await self._load_body(meta, raw_body)
+        outcome.entry = self._entry(meta["model"])
+        outcome.route = self._route(outcome.entry)
+        outcome.upstream_model = outcome.entry.upstream_name
+
+        adapter = ADAPTERS[outcome.route.spec.adapter]
+        context = CallContext(entry=outcome.entry, route=outcome.route, stream=meta["stream"])
+        request = adapter.build_request(outcome.body, context)
+        with translate_transport_errors(outcome.route.spec.name):
+            if meta["stream"]:
+                await self._stream(job, adapter, context, request, outcome)
+            else:
+                await self._complete(job, adapter, context, request, outcome)
+
+    async def _complete(
+        self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
+    ) -> None:
+        async with self._http.post(request.url, data=request.body, headers=request.headers) as response:
+            data = await response.read()
+            if response.status >= 400:
+                raise adapter.classify_error(response.status, data, response.headers, context)
+        try:
+            parsed = adapter.parse_response(data, context)
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise UpstreamFailed(
+                f"Provider `{context.route.spec.name}` sent a reply that is not valid JSON.", code="upstream_error"
+            ) from error
+
+        outcome.usage = parsed.usage
+        outcome.upstream_model = parsed.upstream_model
+        outcome.message = parsed.message
+        await self._send(job, encode_frame(FrameKind.RESPONSE, parsed.body))
+
+    async def _stream(
+        self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
+    ) -> None:
+        include_usage = job.meta["include_usage"]
+        async with self._http.post(request.url, data=request.body, headers=request.headers) as response:
+            if response.status >= 400:
+                data = await response.read()
+                raise adapter.classify_error(response.status, data, response.headers, context)
+
+            async for piece in adapter.parse_stream(data_lines(response.content), context):
+                if piece.usage is not None:
+                    outcome.usage = piece.usage
+                    if not piece.chunk.get("choices") and not include_usage:
+                        continue
+                outcome.reply.add(piece.chunk)
+                if outcome.first_token_at is None and outcome.reply.has_output:
+                    outcome.first_token_at = time.time()
+                await self._send(job, encode_frame(FrameKind.CHUNK, piece.payload))
+        outcome.message = outcome.reply.message()
+        await self._send(job, DONE_FRAME)
+
+    async def _load_body(self, meta: DispatchMeta, raw_body: bytes) -> dict[str, Any]:
+        body_ref = meta.get("body_ref")
+        if body_ref is not None:
+            store = await self._js.object_store(bus.PAYLOAD_OBJECT_STORE)
+            result = await store.get(body_ref)
+            raw_body = result.data or b""
+            await store.delete(body_ref)
+        body: dict[str, Any] = orjson.loads(raw_body)
+        return body
+
+    def _entry(self, model: str) -> CatalogEntry:
+        entry = self._catalog.get(catalog_key(model))
+        if entry is None:
+            raise RequestRejected(f"The model `{model}` does not exist.", code="model_not_found", param="model")
+        return entry
+
+    def _route(self, entry: CatalogEntry) -> ProviderRoute:
+        route = self._routes.get(entry.provider)
+        if route is None or route.spec.adapter not in ADAPTERS:
+            raise RequestRejected(
+                f"The model `{entry.id}` is served by provider `{entry.provider}`, which this router cannot reach.",
+                code="provider_not_configured",
+                param="model",
+            )
+        if route.mode == "unconfigured":
+            raise RequestRejected(
+                f"Provider `{entry.provider}` is not configured: set `{route.spec.credential_env}` "
+                f"on the router to serve `{entry.id}`.",
+                code="provider_not_configured",
+                param="model",
+            )
+        return route
+
+    async def _publish_events(self, job: Job, outcome: Outcome) -> None:
+        try:
+            usage_event = self._usage_event(job, outcome)
+            await self._publisher.publish(
+                bus.USAGE_EVENT_SUBJECT,
+                usage_event.model_dump_json().encode(),
+                event_id("usage", job.meta["request_id"]),
+            )
+            session_event = self._session_event(job, outcome)
+            if session_event is not None:
+                await self._publisher.publish(
+                    bus.SESSION_EVENT_SUBJECT,
+                    session_event.model_dump_json().encode(),
+                    event_id("session", job.meta["request_id"]),
+                )
+        except Exception:
+            logger.error("Could not publish the events of request %s", job.meta["request_id"], exc_info=True)
+
+    def _usage_event(self, job: Job, outcome: Outcome) -> UsageEvent:
+        meta = job.meta
+        finished = time.time()
+        usage = outcome.usage or _estimate_usage(outcome)
+        price = (
+            outcome.entry.price_at(datetime.fromtimestamp(meta["received_at"], UTC).date()) if outcome.entry else None
+        )
+        ttft = None
+        if outcome.first_token_at is not None:
+            ttft = max((outcome.first_token_at - meta["received_at"]) * 1000, 0.0)
+        return UsageEvent(
+            request_id=meta["request_id"],
+            project_id=meta["project_id"],
+            key_id=meta["key_id"],
+            model=meta["model"],
+            provider=outcome.route.spec.name if outcome.route else (outcome.entry.provider if outcome.entry else ""),
+            upstream_model=outcome.upstream_model or "",
+            status=outcome.status,
+            http_status=outcome.http_status,
+            error_code=outcome.error_code,
+            stream=meta["stream"],
+            emulated=bool(outcome.route and outcome.route.emulated),
+            session_id=meta.get("session_id"),
+            usage=usage,
+            cost=price_usage(usage, price),
+            started_at=datetime.fromtimestamp(meta["received_at"], UTC),
+            finished_at=datetime.fromtimestamp(finished, UTC),
+            latency_ms=max((finished - meta["received_at"]) * 1000, 0.0),
+            ttft_ms=ttft,
+        )
+
+    def _session_event(self, job: Job, outcome: Outcome) -> SessionTurnsEvent | None:
+        meta = job.meta
+        session_id = meta.get("session_id")
+        if session_id is None or outcome.body is None:
+            return None
+
+        request_id = meta["request_id"]
+        new_messages = outcome.body.get("messages", [])[meta.get("history_messages", 0) :]
+        messages = list(new_messages)
+        reply = outcome.message if outcome.message is not None else outcome.reply.message()
+        if outcome.status == "ok" or outcome.reply.has_output:
+            messages.append(reply)
+        turns = [
+            SessionTurn(
+                turn_id=str(uuid.uuid5(_TURN_NAMESPACE, f"{request_id}:{index}")),
+                role=str(message.get("role", "user")),
+                message=message,
+            )
+            for index, message in enumerate(messages)
+        ]
+        return SessionTurnsEvent(
+            request_id=request_id,
+            project_id=meta["project_id"],
+            session_id=session_id,
+            model=meta["model"],
+            status=outcome.status,
+            turns=turns,
+            completed_at=datetime.now(UTC),
+        )
+
+
+def _estimate_usage(outcome: Outcome) -> TokenUsage:
+    """Estimate tokens at four characters each when the upstream reported no usage.
+
+    This happens when a stream is cancelled or fails before its usage chunk.
+    A request that failed before the upstream sent anything is not charged.
+    """
+    if outcome.route is None or outcome.body is None:
+        return TokenUsage()
+    if outcome.status == "error" and outcome.reply.chunks == 0:
+        return TokenUsage()
+    prompt_text = orjson.dumps(outcome.body.get("messages", []))
+    prompt = math.ceil(len(prompt_text) / 4)
+    completion = math.ceil(len(outcome.reply.output_text()) / 4)
+    return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)

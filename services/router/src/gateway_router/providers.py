@@ -1,0 +1,94 @@
+"""The providers the router can reach, and how each one is reached right now.
+
+A provider is live when its credentials are in the environment. Without them
+it is emulated in the local run (when `GATEWAY_EMULATOR_URL` is set) and
+unconfigured everywhere else, where a request for it fails with 503 naming
+the missing variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from gateway_contracts import ProviderStatus
+from gateway_contracts.records import ProviderMode
+
+EMULATOR_API_KEY = "emulator"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    name: str
+    # Which adapter speaks this provider's wire format.
+    adapter: str
+    default_base_url: str | None
+    # Environment variable with the API key; None for servers that take no key.
+    key_env: str | None
+    base_url_env: str
+    # Whether the provider accepts `stream_options.include_usage`, which the
+    # router needs to count a stream's tokens.
+    stream_usage: bool = True
+
+    @property
+    def credential_env(self) -> str:
+        """The variable whose absence keeps this provider from being live."""
+        return self.key_env or self.base_url_env
+
+
+PROVIDERS: tuple[ProviderSpec, ...] = (
+    ProviderSpec("openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    ProviderSpec("deepseek", "openai", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL"),
+    ProviderSpec("groq", "openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "GROQ_BASE_URL"),
+    ProviderSpec("together", "openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "TOGETHER_BASE_URL"),
+    ProviderSpec("mistral", "openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "MISTRAL_BASE_URL"),
+    ProviderSpec("xai", "openai", "https://api.x.ai/v1", "XAI_API_KEY", "XAI_BASE_URL"),
+    ProviderSpec("openrouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL"),
+    # Self-hosted servers have no public address: they are live once their URL is set.
+    ProviderSpec("vllm", "openai", None, None, "VLLM_BASE_URL"),
+    ProviderSpec("ollama", "openai", None, None, "OLLAMA_BASE_URL"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRoute:
+    """Where and how to send one provider's requests."""
+
+    spec: ProviderSpec
+    mode: ProviderMode
+    base_url: str | None
+    api_key: str | None
+
+    @property
+    def emulated(self) -> bool:
+        return self.mode == "emulated"
+
+
+def resolve_routes(environ: Mapping[str, str], emulator_url: str | None) -> dict[str, ProviderRoute]:
+    """Decide, once at start, how each provider in `PROVIDERS` is reached."""
+    return {spec.name: _resolve(spec, environ, emulator_url) for spec in PROVIDERS}
+
+
+def _resolve(spec: ProviderSpec, environ: Mapping[str, str], emulator_url: str | None) -> ProviderRoute:
+    api_key = environ.get(spec.key_env) if spec.key_env else None
+    base_url = environ.get(spec.base_url_env) or spec.default_base_url
+    configured = bool(api_key) if spec.key_env else bool(environ.get(spec.base_url_env))
+    if configured:
+        return ProviderRoute(spec, "live", base_url.rstrip("/") if base_url else None, api_key)
+    if emulator_url:
+        return ProviderRoute(spec, "emulated", f"{emulator_url.rstrip('/')}/{spec.name}/v1", EMULATOR_API_KEY)
+    return ProviderRoute(spec, "unconfigured", None, None)
+
+
+def status_records(routes: Mapping[str, ProviderRoute]) -> list[ProviderStatus]:
+    updated_at = datetime.now(UTC)
+    return [
+        ProviderStatus(
+            provider=name,
+            mode=route.mode,
+            credential_env=None if route.mode == "live" else route.spec.credential_env,
+            updated_at=updated_at,
+        )
+        for name, route in routes.items()
+    ]

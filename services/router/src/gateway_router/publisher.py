@@ -1,0 +1,103 @@
+"""JetStream publishing that never blocks a reply and never drops an event.
+
+`EventPublisher.publish` hands the event to the connection and returns; the
+JetStream ack arrives later. Events without an ack after `ack_timeout` are
+published again with the same `Nats-Msg-Id`, which JetStream deduplicates,
+so a retry cannot count twice. `drain` waits for the outstanding acks at
+shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+
+from nats.js import JetStreamContext
+
+logger = logging.getLogger("gateway_router.publisher")
+
+
+@dataclass(slots=True)
+class _Pending:
+    subject: str
+    payload: bytes
+    msg_id: str
+    sent_at: float = 0.0
+    attempts: int = 0
+    future: asyncio.Future | None = field(default=None, repr=False)
+
+
+class EventPublisher:
+    def __init__(self, js: JetStreamContext, ack_timeout: float) -> None:
+        self._js = js
+        self._ack_timeout = ack_timeout
+        self._pending: dict[str, _Pending] = {}
+        self._retry_task: asyncio.Task[None] | None = None
+        self._drained = asyncio.Event()
+        self._drained.set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def start(self) -> None:
+        self._retry_task = asyncio.create_task(self._retry_loop(), name="event-publisher-retry")
+
+    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Send an event and track its ack; returns without waiting for the ack."""
+        pending = _Pending(subject, payload, msg_id)
+        self._pending[msg_id] = pending
+        self._drained.clear()
+        await self._send(pending)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until every event is acked, or log how many were not after `timeout`."""
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            logger.error("Shut down with %d unacked events; they were not stored", len(self._pending))
+        if self._retry_task is not None:
+            self._retry_task.cancel()
+
+    async def _send(self, pending: _Pending) -> None:
+        pending.attempts += 1
+        pending.sent_at = time.monotonic()
+        try:
+            future = await self._js.publish_async(
+                pending.subject, pending.payload, headers={"Nats-Msg-Id": pending.msg_id}, wait_stall=1.0
+            )
+        except Exception:
+            # Not connected, or too many acks outstanding: the retry loop sends it again.
+            logger.warning("Publish of event %s failed; will retry", pending.msg_id, exc_info=True)
+            return
+        pending.future = future
+        future.add_done_callback(lambda done, msg_id=pending.msg_id: self._on_ack(msg_id, done))
+
+    def _on_ack(self, msg_id: str, future: asyncio.Future) -> None:
+        pending = self._pending.get(msg_id)
+        if pending is None or pending.future is not future or future.cancelled():
+            return
+        if future.exception() is not None:
+            logger.warning("JetStream rejected event %s: %s; will retry", msg_id, future.exception())
+            pending.future = None
+            return
+        del self._pending[msg_id]
+        if not self._pending:
+            self._drained.set()
+
+    async def _retry_loop(self) -> None:
+        while True:
+            await asyncio.sleep(min(self._ack_timeout, 1.0))
+            now = time.monotonic()
+            for pending in list(self._pending.values()):
+                if pending.future is not None and now - pending.sent_at < self._ack_timeout:
+                    continue
+                if pending.future is not None:
+                    # Cancelling gives the slot back to nats-py's pending limit.
+                    pending.future.cancel()
+                    pending.future = None
+                if pending.attempts in (2, 10, 100):
+                    logger.warning("Event %s still unacked after %d attempts", pending.msg_id, pending.attempts)
+                await self._send(pending)

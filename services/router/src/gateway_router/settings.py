@@ -1,0 +1,25 @@
+"""Router configuration, read from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class RouterSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
+    # Set only by the local run: providers without credentials are then served
+    # by the emulator at this URL instead of failing with 503.
+    emulator_url: str | None = Field(default=None, validation_alias="GATEWAY_EMULATOR_URL")
+    # Seconds of upstream silence after which the router tells the edge it is still working.
+    heartbeat_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_ROUTER_HEARTBEAT_SECONDS")
+    connect_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_UPSTREAM_CONNECT_TIMEOUT")
+    # Longest silence from an upstream, between bytes, before the request fails.
+    read_timeout_seconds: float = Field(default=600.0, gt=0, validation_alias="GATEWAY_UPSTREAM_READ_TIMEOUT")
+    max_upstream_connections: int = Field(default=1000, ge=1, validation_alias="GATEWAY_UPSTREAM_MAX_CONNECTIONS")
+    # Seconds an event may wait for its JetStream ack before it is published again.
+    event_ack_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_EVENT_ACK_TIMEOUT")
+    # Seconds that shutdown waits for in-flight requests and unacked events.
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")

@@ -1,0 +1,1 @@
+"""Sessions: conversation history kept server-side."""

@@ -1,0 +1,78 @@
+"""The durable consumer of session events.
+
+Ack policy: explicit, after the turns are committed. Turn ids are stable
+across redeliveries, so a redelivered event inserts nothing. An event that
+does not validate is terminated with a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from gateway_contracts import SessionTurnsEvent, bus
+from gateway_sessions.history import append_turns
+
+logger = logging.getLogger("gateway_sessions.consumer")
+
+_FETCH_BATCH = 100
+_RETRY_DELAY_SECONDS = 2.0
+
+
+class TurnsConsumer:
+    def __init__(self, js: JetStreamContext, pool: asyncpg.Pool) -> None:
+        self._js = js
+        self._pool = pool
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        subscription = await self._js.pull_subscribe(
+            bus.SESSION_EVENT_SUBJECT,
+            durable=bus.SESSIONS_TURNS_CONSUMER,
+            stream=bus.SESSION_STREAM.name,
+            config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30.0),
+        )
+        logger.info("Consuming %s as %s", bus.SESSION_EVENT_SUBJECT, bus.SESSIONS_TURNS_CONSUMER)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    messages = await subscription.fetch(_FETCH_BATCH, timeout=1.0)
+                except TimeoutError:
+                    continue
+                # In stream order, so that turns of one session keep their completion order.
+                for message in messages:
+                    await self._handle(message)
+        finally:
+            # A pull subscription left open makes the connection's drain wait for its full timeout.
+            await subscription.unsubscribe()
+
+    async def _handle(self, message: Msg) -> None:
+        try:
+            event = SessionTurnsEvent.model_validate_json(message.data)
+        except ValidationError:
+            logger.error("Terminated an invalid session event", exc_info=True)
+            await message.term()
+            return
+        while True:
+            try:
+                added = await append_turns(self._pool, event)
+                break
+            except (OSError, asyncpg.PostgresError):
+                logger.error(
+                    "Storing the turns of request %s failed; retrying in %.0f s",
+                    event.request_id,
+                    _RETRY_DELAY_SECONDS,
+                    exc_info=True,
+                )
+                await asyncio.sleep(_RETRY_DELAY_SECONDS)
+        await message.ack()
+        logger.debug("Stored %d turns of request %s in session %s", added, event.request_id, event.session_id)

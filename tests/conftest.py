@@ -1,0 +1,106 @@
+"""The end-to-end fixture: one local stack per test session, on free ports in a temporary folder."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import openai
+import pytest
+
+from gateway_cli.stack import LocalStack, StackConfig
+
+T = TypeVar("T")
+
+
+class LoopThread:
+    """An event loop in a thread of its own, so that sync tests can drive async code."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="stack-loop", daemon=True)
+        self._thread.start()
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 180) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        return future.result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.loop.close()
+
+
+@dataclass
+class RunningStack:
+    stack: LocalStack
+    loop: LoopThread
+    base_url: str
+    api_key: str
+    admin_token: str
+    emulator_url: str
+    nats_url: str
+    log_dir: Path
+
+    def client(self, api_key: str | None = None, **options: Any) -> openai.OpenAI:
+        return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=api_key or self.api_key, max_retries=0, **options)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def emulator_requests(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.emulator_url}/_emulator/requests", timeout=10).json()
+
+    def emulator_disconnects(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.emulator_url}/_emulator/disconnects", timeout=10).json()
+
+    def received_with(self, marker: str) -> list[dict[str, Any]]:
+        """The requests the emulator received whose messages mention `marker`."""
+        return [record for record in self.emulator_requests() if marker in str(record["body"].get("messages"))]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    root = tmp_path_factory.mktemp("stack")
+    config = StackConfig(
+        data_dir=root / "data",
+        http_port=free_port(),
+        nats_port=free_port(),
+        emulator_port=free_port(),
+        log_dir=root / "logs",
+        log_format="json",
+        service_env={"GATEWAY_ROUTER_HEARTBEAT_SECONDS": "1"},
+    )
+    loop = LoopThread()
+    local = LocalStack(config)
+    try:
+        credentials = loop.run(local.start())
+    except BaseException:
+        loop.close()
+        raise
+    running = RunningStack(
+        stack=local,
+        loop=loop,
+        base_url=config.base_url,
+        api_key=credentials.api_key,
+        admin_token=credentials.admin_token,
+        emulator_url=config.emulator_url,
+        nats_url=config.nats_url,
+        log_dir=root / "logs",
+    )
+    yield running
+    loop.run(local.stop())
+    loop.close()

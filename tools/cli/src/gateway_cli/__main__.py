@@ -1,0 +1,3 @@
+from gateway_cli.main import main
+
+raise SystemExit(main())

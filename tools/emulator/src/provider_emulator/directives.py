@@ -1,0 +1,52 @@
+"""Behaviour switches that a test writes into a message's text.
+
+A line `#emulate key=value ...` in any message of the request changes how the
+emulator answers. They travel through the gateway like any other text, so a
+test can drive the upstream without a side channel.
+
+Keys:
+- `error=<status>`: answer with the provider's error body for that status.
+- `error_after=<n>`: stream `n` content chunks, then fail mid-stream.
+- `words=<n>`: the reply has `n` words.
+- `delay_ms=<n>`: wait between stream chunks.
+- `first_delay_ms=<n>`: wait before the first byte of the reply.
+- `reply=<text>`: the reply text, up to the end of the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+_PREFIX = "#emulate "
+
+
+@dataclass(frozen=True, slots=True)
+class Directives:
+    error: int | None = None
+    error_after: int | None = None
+    words: int | None = None
+    delay_ms: int = 0
+    first_delay_ms: int = 0
+    reply: str | None = None
+
+
+_INT_KEYS = ("error", "error_after", "words", "delay_ms", "first_delay_ms")
+
+
+def parse_directives(texts: Iterable[str]) -> Directives:
+    """Collect the directives of every `#emulate` line; later lines win."""
+    values: dict[str, int | str] = {}
+    for text in texts:
+        for line in text.splitlines():
+            if not line.startswith(_PREFIX):
+                continue
+            rest = line[len(_PREFIX) :]
+            if rest.startswith("reply="):
+                values["reply"] = rest[len("reply=") :]
+                continue
+            for item in rest.split():
+                key, _, raw = item.partition("=")
+                if key in _INT_KEYS and raw.isdigit():
+                    values[key] = int(raw)
+    return Directives(**values)  # type: ignore[arg-type]  # keys are checked against the dataclass fields above
