@@ -7,7 +7,7 @@ import socket
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -48,9 +48,18 @@ class RunningStack:
     emulator_url: str
     nats_url: str
     log_dir: Path
+    _clients: dict[str, openai.OpenAI] = field(default_factory=dict)
 
-    def client(self, api_key: str | None = None, **options: Any) -> openai.OpenAI:
-        return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=api_key or self.api_key, max_retries=0, **options)
+    def client(self, api_key: str | None = None) -> openai.OpenAI:
+        """An `openai` client for the edge, one per key, closed when the session ends."""
+        key = api_key or self.api_key
+        if key not in self._clients:
+            self._clients[key] = openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=key, max_retries=0)
+        return self._clients[key]
+
+    def close_clients(self) -> None:
+        for client in self._clients.values():
+            client.close()
 
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30)
@@ -102,5 +111,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         log_dir=root / "logs",
     )
     yield running
+    running.close_clients()
     loop.run(local.stop())
     loop.close()
