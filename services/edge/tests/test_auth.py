@@ -8,7 +8,6 @@ import pytest
 
 from gateway_contracts import CredentialRecord
 from gateway_contracts.kv import BucketMirror
-
 from gateway_edge.auth import Authenticator
 from gateway_edge.errors import EdgeError
 

@@ -8,7 +8,6 @@ import orjson
 import pytest
 
 from gateway_contracts import CatalogEntry, TokenUsage
-
 from gateway_router.accumulator import ReplyAccumulator
 from gateway_router.adapters.base import CallContext
 from gateway_router.adapters.openai import OpenAIAdapter, usage_from_openai

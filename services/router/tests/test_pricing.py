@@ -6,7 +6,6 @@ from datetime import date
 from decimal import Decimal
 
 from gateway_contracts import Price, TokenUsage
-
 from gateway_router.pricing import price_usage
 
 PRICE = Price(

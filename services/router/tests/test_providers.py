@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from gateway_contracts import CatalogEntry
-
 from gateway_router.dispatch import Dispatcher
 from gateway_router.errors import RequestRejected
 from gateway_router.providers import resolve_routes

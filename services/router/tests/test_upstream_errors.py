@@ -6,7 +6,6 @@ import aiohttp
 import pytest
 
 from gateway_contracts import ERROR_CODES, status_for
-
 from gateway_router.errors import UpstreamFailed
 from gateway_router.upstream_errors import classify_status, translate_transport_errors
 
