@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
@@ -26,7 +27,15 @@ from gateway_cli.postgres import EmbeddedPostgres
 from gateway_cli.processes import ChildProcess, child_environment, executable
 from gateway_cli.serve import SERVICES
 from gateway_contracts import bus
-from gateway_contracts.rpc import BootstrapReply, BootstrapRequest, HistoryReply, HistoryRequest, RpcError
+from gateway_contracts.rpc import (
+    BootstrapReply,
+    BootstrapRequest,
+    HistoryReply,
+    HistoryRequest,
+    RpcError,
+    UsageReport,
+    UsageReportRequest,
+)
 from gateway_contracts.rpc_nats import call
 
 logger = logging.getLogger("gateway_cli.stack")
@@ -210,6 +219,7 @@ class LocalStack:
             await self._poll(deadline, "the edge", self._edge_ready)
             await self._poll(deadline, "the catalog", lambda: _catalog_published(nc))
             await self._poll(deadline, "the sessions service", lambda: _sessions_answer(nc))
+            await self._poll(deadline, "the accounting service", lambda: _accounting_answers(nc))
         finally:
             await nc.close()
 
@@ -287,6 +297,16 @@ async def _sessions_answer(nc: nats.NATS) -> bool:
     probe = HistoryRequest(project_id="readiness-probe", session_id="readiness-probe")
     try:
         await call(nc, bus.SESSIONS_HISTORY, probe, HistoryReply, timeout=1.0)
+    except (NoRespondersError, NatsTimeoutError):
+        return False
+    return True
+
+
+async def _accounting_answers(nc: nats.NATS) -> bool:
+    today = date.today()
+    probe = UsageReportRequest(project_id="readiness-probe", start=today, end=today)
+    try:
+        await call(nc, bus.ACCOUNTING_USAGE_REPORT, probe, UsageReport, timeout=5.0)
     except (NoRespondersError, NatsTimeoutError):
         return False
     return True

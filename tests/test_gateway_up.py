@@ -1,0 +1,85 @@
+"""`gateway up` as a user runs it: start, serve, stop on Ctrl-C, and start again with the same state."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import psutil
+import pytest
+
+from tests.conftest import free_port
+
+
+def start_gateway(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "GATEWAY_DATA_DIR": str(data_dir),
+        "GATEWAY_HTTP_PORT": str(ports["http"]),
+        "GATEWAY_NATS_PORT": str(ports["nats"]),
+        "GATEWAY_EMULATOR_PORT": str(ports["emulator"]),
+    }
+    gateway = Path(sys.executable).parent / "gateway"
+    with log.open("ab") as output:
+        return subprocess.Popen([str(gateway), "up"], env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def wait_ready(process: subprocess.Popen, base_url: str, key_file: Path, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"gateway up exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200 and key_file.exists():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    pytest.fail(f"gateway up was not ready within {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def interrupt(process: subprocess.Popen) -> list[psutil.Process]:
+    """Send Ctrl-C's signal and return the children that were running before it."""
+    children = psutil.Process(process.pid).children(recursive=True)
+    process.send_signal(signal.SIGINT)
+    process.wait(timeout=90)
+    return children
+
+
+def test_up_serves_stops_and_keeps_state(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    log = tmp_path / "up.log"
+    ports = {"http": free_port(), "nats": free_port(), "emulator": free_port()}
+    base_url = f"http://127.0.0.1:{ports['http']}"
+    key_file = data_dir / "dev-api-key"
+
+    first = start_gateway(data_dir, ports, log)
+    try:
+        wait_ready(first, base_url, key_file, log)
+        key = key_file.read_text().strip()
+        assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
+        with openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0) as client:
+            client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+            time.sleep(1.5)
+    finally:
+        children = interrupt(first)
+
+    assert first.returncode == 0
+    assert "Stopped." in log.read_text()
+    assert [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+
+    second = start_gateway(data_dir, ports, log)
+    try:
+        wait_ready(second, base_url, key_file, log)
+        assert key_file.read_text().strip() == key
+        usage = httpx.get(f"{base_url}/v1/usage", headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
+        assert [row["requests"] for row in usage["data"]] == [1]
+    finally:
+        interrupt(second)
+    assert second.returncode == 0
