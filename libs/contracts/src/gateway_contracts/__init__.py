@@ -35,6 +35,7 @@ from gateway_contracts.records import (
     CredentialRecord,
     Price,
     ProviderStatus,
+    ReasoningSpec,
     catalog_key,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "FrameKind",
     "Price",
     "ProviderStatus",
+    "ReasoningSpec",
     "RequestProblem",
     "RequestStatus",
     "SessionTurn",

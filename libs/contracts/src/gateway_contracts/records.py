@@ -56,6 +56,42 @@ Capability = Literal[
 ]
 
 
+ReasoningStyle = Literal[
+    # OpenAI's `reasoning_effort`; reasoning text is not returned.
+    "openai_effort",
+    # Anthropic's `thinking: {type: "enabled", budget_tokens}`.
+    "anthropic_budget",
+    # Anthropic's `thinking: {type: "adaptive"}` with `output_config.effort`.
+    "anthropic_adaptive",
+    # Gemini's `thinkingConfig.thinkingBudget`.
+    "gemini_budget",
+    # Gemini's `thinkingConfig.thinkingLevel`.
+    "gemini_level",
+    # DeepSeek's `thinking: {type: "enabled" | "disabled"}`.
+    "deepseek",
+    # A model that always reasons and takes no switch.
+    "always_on",
+    # An OpenAI-compatible server's own switch, set per provider in the router.
+    "provider_switch",
+]
+
+
+class ReasoningSpec(BaseModel):
+    """How a model reasons and which limits its provider enforces; unknown limits stay None."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    style: ReasoningStyle
+    min_budget_tokens: int | None = Field(default=None, ge=0)
+    max_budget_tokens: int | None = Field(default=None, ge=1)
+    # Effort values the model accepts, for effort-based styles.
+    efforts: list[str] | None = None
+    # False when the model cannot turn reasoning off (Gemini 2.5 Pro, DeepSeek's reasoner).
+    can_disable: bool = True
+    # Whether the provider returns reasoning text, or only counts reasoning tokens.
+    returns_text: bool = True
+
+
 class Price(BaseModel):
     """USD prices per million tokens in force from `effective_from` (UTC day) on.
 
@@ -88,7 +124,13 @@ class CatalogEntry(BaseModel):
     context_window: int | None = Field(default=None, ge=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
     capabilities: list[Capability] = Field(default_factory=lambda: ["text", "streaming"])
+    # Set for models with the `reasoning` capability.
+    reasoning: ReasoningSpec | None = None
     prices: list[Price] = Field(default_factory=list)
+    # A custom model on a self-hosted OpenAI-compatible server: its base URL
+    # and the router's environment variable that holds its API key, if any.
+    base_url: str | None = None
+    api_key_env: str | None = None
     # Unix time the entry was first published, for OpenAI's `created` field.
     created: int = 0
 
