@@ -31,6 +31,17 @@ ADMIN_KEY_LIST = "gateway.accounting.admin.key.list"
 ADMIN_KEY_REVOKE = "gateway.accounting.admin.key.revoke"
 ACCOUNTING_QUEUE = "accounting"
 
+# Catalog administration, answered by the catalog service, one subject per operation.
+CATALOG_MODEL_CREATE = "gateway.catalog.admin.model.create"
+CATALOG_MODEL_LIST = "gateway.catalog.admin.model.list"
+CATALOG_MODEL_GET = "gateway.catalog.admin.model.get"
+CATALOG_MODEL_UPDATE = "gateway.catalog.admin.model.update"
+CATALOG_MODEL_RETIRE = "gateway.catalog.admin.model.retire"
+CATALOG_PRICE_ADD = "gateway.catalog.admin.price.add"
+CATALOG_PRICE_DELETE = "gateway.catalog.admin.price.delete"
+CATALOG_ALIAS_SET = "gateway.catalog.admin.alias.set"
+CATALOG_ALIAS_LIST = "gateway.catalog.admin.alias.list"
+CATALOG_ALIAS_DELETE = "gateway.catalog.admin.alias.delete"
 CATALOG_QUEUE = "catalog"
 
 USAGE_EVENT_SUBJECT = "gateway.events.usage.v1"
@@ -80,9 +91,11 @@ class BucketSpec:
 AUTH_BUCKET = BucketSpec(name="gateway_auth", owner="accounting")
 # Key: `catalog_key(model_id)`. Value: `CatalogEntry`.
 CATALOG_BUCKET = BucketSpec(name="gateway_catalog", owner="catalog")
+# Key: the alias name. Value: `ModelAlias`.
+ALIAS_BUCKET = BucketSpec(name="gateway_model_aliases", owner="catalog")
 # Key: provider name. Value: `ProviderStatus`.
 PROVIDERS_BUCKET = BucketSpec(name="gateway_providers", owner="router")
-BUCKETS = (AUTH_BUCKET, CATALOG_BUCKET, PROVIDERS_BUCKET)
+BUCKETS = (AUTH_BUCKET, CATALOG_BUCKET, ALIAS_BUCKET, PROVIDERS_BUCKET)
 
 # Object store for request bodies larger than the server's max_payload. The
 # edge writes the body under the request id and the router deletes it once read.

@@ -25,6 +25,7 @@ ErrorCode = Literal[
     "conflict",
     "payload_too_large",
     "context_length_exceeded",
+    "capability_not_supported",
     # An upstream or one of our dependencies refused or failed.
     "rate_limited",
     "upstream_overloaded",
@@ -61,6 +62,7 @@ ERROR_KINDS: dict[str, tuple[int, ErrorType]] = {
     "conflict": (409, "invalid_request_error"),
     "payload_too_large": (413, "invalid_request_error"),
     "context_length_exceeded": (400, "invalid_request_error"),
+    "capability_not_supported": (400, "invalid_request_error"),
     "rate_limited": (429, "rate_limit_error"),
     "upstream_overloaded": (503, "server_error"),
     "upstream_auth_failed": (502, "api_error"),

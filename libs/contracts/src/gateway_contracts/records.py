@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 CredentialKind = Literal["api_key", "admin_token"]
 
@@ -102,14 +103,29 @@ class Price(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     effective_from: date
-    input: Decimal | None = None
-    cached_input: Decimal | None = None
-    cache_write: Decimal | None = None
-    output: Decimal | None = None
-    reasoning: Decimal | None = None
-    audio_input: Decimal | None = None
-    audio_output: Decimal | None = None
+    input: Decimal | None = Field(default=None, ge=0)
+    cached_input: Decimal | None = Field(default=None, ge=0)
+    cache_write: Decimal | None = Field(default=None, ge=0)
+    output: Decimal | None = Field(default=None, ge=0)
+    reasoning: Decimal | None = Field(default=None, ge=0)
+    audio_input: Decimal | None = Field(default=None, ge=0)
+    audio_output: Decimal | None = Field(default=None, ge=0)
     source: str | None = None
+
+
+# A provider name as the router's provider registry spells it, or any such
+# name for a custom model.
+ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+# `provider/model`; the model part may contain further slashes and the
+# characters that upstream names use (`ollama/llama3:8b`).
+ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9._:@+/-]+$", max_length=256)]
+# An alias contains no slash, so it can never be mistaken for a model id.
+AliasName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+# Custom models name the router's environment variable that holds their API
+# key. The prefix keeps an admin from sending another provider's key (say
+# `OPENAI_API_KEY`) to a server of their choosing.
+CUSTOM_KEY_ENV_PREFIX = "GATEWAY_MODEL_KEY_"
 
 
 class CatalogEntry(BaseModel):
@@ -117,22 +133,59 @@ class CatalogEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=3, max_length=256)
-    provider: str
-    upstream_name: str
+    id: ModelId
+    provider: ProviderName
+    upstream_name: str = Field(min_length=1, max_length=256)
     display_name: str | None = None
     context_window: int | None = Field(default=None, ge=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
     capabilities: list[Capability] = Field(default_factory=lambda: ["text", "streaming"])
-    # Set for models with the `reasoning` capability.
+    # Set exactly for models with the `reasoning` capability.
     reasoning: ReasoningSpec | None = None
     prices: list[Price] = Field(default_factory=list)
     # A custom model on a self-hosted OpenAI-compatible server: its base URL
-    # and the router's environment variable that holds its API key, if any.
+    # and the router's environment variable that holds its API key, if any
+    # (named `GATEWAY_MODEL_KEY_<NAME>`).
     base_url: str | None = None
     api_key_env: str | None = None
     # Unix time the entry was first published, for OpenAI's `created` field.
     created: int = 0
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("`base_url` must be an http:// or https:// URL with a host")
+        if parts.username or parts.password:
+            raise ValueError("`base_url` must not contain credentials; name the key's variable in `api_key_env`")
+        if parts.query or parts.fragment:
+            raise ValueError("`base_url` must not have a query or a fragment")
+        return value.rstrip("/")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _check_api_key_env(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not re.fullmatch(rf"{CUSTOM_KEY_ENV_PREFIX}[A-Z0-9_]+", value):
+            raise ValueError(f"`api_key_env` must be an environment variable named `{CUSTOM_KEY_ENV_PREFIX}<NAME>`")
+        return value
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> CatalogEntry:
+        if not self.id.startswith(f"{self.provider}/"):
+            raise ValueError(f"the model id `{self.id}` must start with its provider, `{self.provider}/`")
+        if self.api_key_env is not None and self.base_url is None:
+            raise ValueError("`api_key_env` is only for custom models, which also set `base_url`")
+        if ("reasoning" in self.capabilities) != (self.reasoning is not None):
+            raise ValueError("a model has the `reasoning` capability exactly when it has a `reasoning` spec")
+        dates = [price.effective_from for price in self.prices]
+        if len(dates) != len(set(dates)):
+            raise ValueError("two prices of a model have the same `effective_from`")
+        return self
 
     def price_at(self, day: date) -> Price | None:
         """Return the price in force on `day`, or None when none had started."""
@@ -154,3 +207,17 @@ def catalog_key(model_id: str) -> str:
     digits, and `=` itself is escaped, so the encoding is reversible.
     """
     return _KEY_UNSAFE.sub(lambda match: "".join(f"={byte:02X}" for byte in match.group().encode()), model_id)
+
+
+class ModelAlias(BaseModel):
+    """A second name for a model, keyed in `bus.ALIAS_BUCKET` by the alias.
+
+    The edge resolves an alias to its model before dispatch, so the router and
+    the usage events see only catalog ids.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    alias: AliasName
+    model: ModelId
+    updated_at: datetime

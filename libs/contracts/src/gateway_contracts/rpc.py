@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway_contracts.errors import ErrorCode
+from gateway_contracts.records import (
+    AliasName,
+    Capability,
+    CatalogEntry,
+    ModelAlias,
+    ModelId,
+    Price,
+    ReasoningSpec,
+)
 
 
 class RpcError(BaseModel):
@@ -191,3 +200,101 @@ class KeyList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: list[KeyInfo]
+
+
+# Administration of the catalog: models, their prices and aliases, answered by catalog.
+
+CatalogSource = Literal["file", "admin"]
+
+
+class AdminModel(BaseModel):
+    """A catalog entry as admins see it, retired ones included."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entry: CatalogEntry
+    # `file` entries follow the catalog file; `admin` entries were changed
+    # through the admin API and the file no longer overwrites them.
+    source: CatalogSource
+    retired: bool
+    updated_at: datetime
+
+
+class AdminModelList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[AdminModel]
+
+
+class ModelListRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+
+
+class ModelChanges(BaseModel):
+    """Fields of a catalog entry to change; fields left out stay as they are.
+
+    `retired: false` brings a retired model back. The id and the provider
+    cannot change: add a new model instead.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    upstream_name: str | None = None
+    display_name: str | None = None
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    capabilities: list[Capability] | None = None
+    reasoning: ReasoningSpec | None = None
+    prices: list[Price] | None = None
+    base_url: str | None = None
+    api_key_env: str | None = None
+    retired: bool | None = None
+
+
+class ModelUpdate(ModelChanges):
+    model_id: str
+
+
+class PriceChange(BaseModel):
+    """A price that takes effect on `price.effective_from`, today or later."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+    price: Price
+
+
+class PriceRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+    effective_from: date
+
+
+class AliasSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: AliasName
+    model: ModelId
+
+
+class AliasRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alias: str
+
+
+class AliasListRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AliasList(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: list[ModelAlias]

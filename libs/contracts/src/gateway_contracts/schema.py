@@ -21,6 +21,7 @@ EXPORTED: tuple[type[BaseModel], ...] = (
     records.CredentialRecord,
     records.ProviderStatus,
     records.CatalogEntry,
+    records.ModelAlias,
     rpc.RpcError,
     rpc.HistoryRequest,
     rpc.HistoryReply,
@@ -28,6 +29,13 @@ EXPORTED: tuple[type[BaseModel], ...] = (
     rpc.UsageReport,
     rpc.BootstrapRequest,
     rpc.BootstrapReply,
+    rpc.AdminModel,
+    rpc.AdminModelList,
+    rpc.ModelUpdate,
+    rpc.PriceChange,
+    rpc.PriceRef,
+    rpc.AliasSet,
+    rpc.AliasList,
 )
 
 

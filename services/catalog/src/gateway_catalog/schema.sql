@@ -14,3 +14,13 @@ CREATE TABLE IF NOT EXISTS catalog.models (
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Second names for models, such as `fast`. An alias names a model, never
+-- another alias; the admin API rejects retiring a model that aliases name.
+CREATE TABLE IF NOT EXISTS catalog.aliases (
+    alias      text PRIMARY KEY,
+    model_id   text NOT NULL REFERENCES catalog.models (id),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS aliases_model_id ON catalog.aliases (model_id);
