@@ -7,14 +7,12 @@ keys; changes reach every edge through the auth KV bucket.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TypeVar
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from gateway_contracts import bus
-from gateway_contracts.chat import describe_validation_error
 from gateway_contracts.rpc import (
     KeyCreate,
     KeyCreated,
@@ -28,13 +26,12 @@ from gateway_contracts.rpc import (
     ProjectRef,
     ProjectUpdate,
 )
+from gateway_edge.admin_http import admin_state as _state
+from gateway_edge.admin_http import json_body as _json_body
+from gateway_edge.admin_http import json_response as _json
 from gateway_edge.calls import call_service
-from gateway_edge.errors import EdgeError
-from gateway_edge.state import EdgeState
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-
-Body = TypeVar("Body", bound=BaseModel)
 
 
 class ProjectPatch(BaseModel):
@@ -51,27 +48,6 @@ class KeyRequest(BaseModel):
 
     name: str | None = Field(default=None, max_length=200)
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
-
-
-def _state(request: Request) -> EdgeState:
-    state: EdgeState = request.app.state.edge
-    state.auth.admin(request.headers.get("authorization"))
-    return state
-
-
-async def _json_body(request: Request, model: type[Body]) -> Body:
-    raw = await request.body()
-    try:
-        return model.model_validate_json(raw or b"{}")
-    except ValidationError as error:
-        if error.errors()[0]["type"] == "json_invalid":
-            raise EdgeError("invalid_json", "The request body is not valid JSON.") from None
-        problem = describe_validation_error(error)
-        raise EdgeError("invalid_request", problem.message, param=problem.param) from None
-
-
-def _json(model: BaseModel, status: int = 200) -> JSONResponse:
-    return JSONResponse(model.model_dump(mode="json"), status_code=status)
 
 
 @router.post("/projects", summary="Create a project", status_code=201)

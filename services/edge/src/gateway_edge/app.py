@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 import nats
 from fastapi import FastAPI
 
-from gateway_contracts import CatalogEntry, CredentialRecord, ProviderStatus, bus
+from gateway_contracts import CatalogEntry, CredentialRecord, ModelAlias, ProviderStatus, bus
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store
-from gateway_edge import admin, chat, health, models, usage
+from gateway_edge import admin, admin_catalog, chat, health, models, usage
 from gateway_edge.auth import Authenticator
+from gateway_edge.catalog import ModelDirectory
 from gateway_edge.errors import install_handlers
 from gateway_edge.router_client import RouterClient
 from gateway_edge.settings import EdgeSettings
@@ -41,7 +42,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_handlers(app)
-    for module in (chat, models, usage, admin, health):
+    for module in (chat, models, usage, admin, admin_catalog, health):
         app.include_router(module.router)
     return app
 
@@ -54,8 +55,9 @@ async def _start(settings: EdgeSettings) -> EdgeState:
     auth = Authenticator()
     credentials = BucketMirror(await ensure_bucket(js, bus.AUTH_BUCKET), CredentialRecord, on_change=auth.on_change)
     catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
+    aliases = BucketMirror(await ensure_bucket(js, bus.ALIAS_BUCKET), ModelAlias)
     providers = BucketMirror(await ensure_bucket(js, bus.PROVIDERS_BUCKET), ProviderStatus)
-    for mirror in (credentials, catalog, providers):
+    for mirror in (credentials, catalog, aliases, providers):
         await mirror.start()
     auth.attach(credentials)
 
@@ -67,13 +69,15 @@ async def _start(settings: EdgeSettings) -> EdgeState:
         auth=auth,
         credentials=credentials,
         catalog=catalog,
+        aliases=aliases,
         providers=providers,
+        models=ModelDirectory(catalog, aliases),
         router=router,
     )
 
 
 async def _stop(state: EdgeState) -> None:
     await state.router.stop()
-    for mirror in (state.credentials, state.catalog, state.providers):
+    for mirror in (state.credentials, state.catalog, state.aliases, state.providers):
         await mirror.stop()
     await state.nc.drain()

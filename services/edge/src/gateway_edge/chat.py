@@ -20,11 +20,11 @@ from gateway_contracts import (
     DispatchMeta,
     FrameKind,
     bus,
-    catalog_key,
     describe_validation_error,
 )
 from gateway_contracts.rpc import HistoryReply, HistoryRequest
 from gateway_edge.calls import call_service
+from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
 from gateway_edge.router_client import Exchange, Frame, RouterClient
 from gateway_edge.state import EdgeState
@@ -50,19 +50,16 @@ async def chat_completions(request: Request) -> Response:
     body = await read_body(request, state.settings.max_body_bytes)
     chat = parse_chat_request(body)
 
-    if state.catalog.get(catalog_key(chat.model)) is None:
-        raise EdgeError(
-            "model_not_found",
-            f"The model `{chat.model}` does not exist. `GET /v1/models` lists the models you can use.",
-            param="model",
-        )
+    # An alias resolves here, so the router and the usage events see only catalog ids.
+    entry = state.models.resolve(chat.model)
+    check_capabilities(chat, entry, state.models)
 
     request_id = f"req_{uuid.uuid4().hex}"
     meta: DispatchMeta = {
         "request_id": request_id,
         "project_id": credential.project_id or "",
         "key_id": credential.key_id,
-        "model": chat.model,
+        "model": entry.id,
         "stream": chat.stream,
         "include_usage": chat.include_usage,
         "received_at": received_at,

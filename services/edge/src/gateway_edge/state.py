@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 from nats.aio.client import Client as NATS
 
-from gateway_contracts import CatalogEntry, CredentialRecord, ProviderStatus
+from gateway_contracts import CatalogEntry, CredentialRecord, ModelAlias, ProviderStatus
 from gateway_contracts.kv import BucketMirror
 from gateway_edge.auth import Authenticator
+from gateway_edge.catalog import ModelDirectory
 from gateway_edge.router_client import RouterClient
 from gateway_edge.settings import EdgeSettings
 
@@ -20,5 +21,8 @@ class EdgeState:
     auth: Authenticator
     credentials: BucketMirror[CredentialRecord]
     catalog: BucketMirror[CatalogEntry]
+    aliases: BucketMirror[ModelAlias]
     providers: BucketMirror[ProviderStatus]
+    # Lookups by model id or alias over `catalog` and `aliases`.
+    models: ModelDirectory
     router: RouterClient

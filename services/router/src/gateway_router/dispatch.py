@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
 from gateway_router.adapters.base import CallContext
 from gateway_router.errors import InternalFault, RequestRejected, RouterError, UpstreamFailed
 from gateway_router.pricing import price_usage
-from gateway_router.providers import ProviderRoute
+from gateway_router.providers import ProviderRoute, custom_route
 from gateway_router.publisher import EventPublisher
 from gateway_router.sse import data_lines
 from gateway_router.upstream_errors import translate_transport_errors
@@ -222,6 +223,15 @@ class Dispatcher:
         return entry
 
     def _route(self, entry: CatalogEntry) -> ProviderRoute:
+        if entry.base_url is not None:
+            route = custom_route(entry, os.environ)
+            if route.mode == "unconfigured":
+                raise RequestRejected(
+                    f"The custom model `{entry.id}` needs its API key: set `{entry.api_key_env}` on the router.",
+                    code="provider_not_configured",
+                    param="model",
+                )
+            return route
         route = self._routes.get(entry.provider)
         if route is None or route.spec.adapter not in ADAPTERS:
             raise RequestRejected(

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gateway_contracts import ProviderStatus
+from gateway_contracts import CatalogEntry, ProviderStatus
 from gateway_contracts.records import ProviderMode
 
 EMULATOR_API_KEY = "emulator"
@@ -79,6 +79,30 @@ def _resolve(spec: ProviderSpec, environ: Mapping[str, str], emulator_url: str |
     if emulator_url:
         return ProviderRoute(spec, "emulated", f"{emulator_url.rstrip('/')}/{spec.name}/v1", EMULATOR_API_KEY)
     return ProviderRoute(spec, "unconfigured", None, None)
+
+
+def custom_route(entry: CatalogEntry, environ: Mapping[str, str]) -> ProviderRoute:
+    """Reach a custom model at its own base URL with the OpenAI-compatible adapter.
+
+    The route is live whatever the provider's own status: the catalog entry
+    names the server. A key variable that is named but unset leaves the
+    route unconfigured, so that the request fails with a message naming it.
+    """
+    assert entry.base_url is not None
+    spec = ProviderSpec(
+        name=entry.provider,
+        adapter="openai",
+        default_base_url=entry.base_url,
+        key_env=entry.api_key_env,
+        # Only shown in messages: a custom model's URL comes from its catalog entry.
+        base_url_env=f"base_url of {entry.id}",
+    )
+    if entry.api_key_env is None:
+        return ProviderRoute(spec, "live", entry.base_url, None)
+    api_key = environ.get(entry.api_key_env)
+    if not api_key:
+        return ProviderRoute(spec, "unconfigured", None, None)
+    return ProviderRoute(spec, "live", entry.base_url, api_key)
 
 
 def status_records(routes: Mapping[str, ProviderRoute]) -> list[ProviderStatus]:
