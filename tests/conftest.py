@@ -19,6 +19,10 @@ from gateway_cli.stack import LocalStack, StackConfig
 
 T = TypeVar("T")
 
+# The router's key for custom models in the tests, which the emulator then receives.
+CUSTOM_MODEL_KEY_ENV = "GATEWAY_MODEL_KEY_TESTS"
+CUSTOM_MODEL_KEY = "custom-model-test-key"
+
 
 class LoopThread:
     """An event loop in a thread of its own, so that sync tests can drive async code."""
@@ -91,7 +95,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         emulator_port=free_port(),
         log_dir=root / "logs",
         log_format="json",
-        service_env={"GATEWAY_ROUTER_HEARTBEAT_SECONDS": "1"},
+        service_env={"GATEWAY_ROUTER_HEARTBEAT_SECONDS": "1", CUSTOM_MODEL_KEY_ENV: CUSTOM_MODEL_KEY},
     )
     loop = LoopThread()
     local = LocalStack(config)

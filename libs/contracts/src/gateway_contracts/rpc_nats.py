@@ -68,6 +68,10 @@ async def respond(
 async def call(
     nc: NATS, subject: str, request: BaseModel, reply_model: type[Reply], timeout: float
 ) -> Reply | RpcError:
-    """Send `request` and decode the reply; NATS timeouts and no-responder errors propagate."""
-    msg = await nc.request(subject, request.model_dump_json().encode(), timeout=timeout)
+    """Send `request` and decode the reply; NATS timeouts and no-responder errors propagate.
+
+    Fields the caller left unset stay unset on the wire, so that the handler
+    can tell "leave as it is" from an explicit null in partial updates.
+    """
+    msg = await nc.request(subject, request.model_dump_json(exclude_unset=True).encode(), timeout=timeout)
     return parse_reply(msg.data, reply_model)

@@ -37,10 +37,10 @@ def json_response(model: BaseModel, status: int = 200) -> JSONResponse:
     return JSONResponse(model.model_dump(mode="json"), status_code=status)
 
 
-def validated(model: type[Body], **fields: object) -> Body:
+def validated(schema: type[Body], /, **fields: object) -> Body:
     """Build `model` from path parameters and body fields, answering a bad value with a 400 that names it."""
     try:
-        return model.model_validate(fields)
+        return schema.model_validate(fields)
     except ValidationError as error:
         problem = describe_validation_error(error)
         raise EdgeError("invalid_request", problem.message, param=problem.param) from None

@@ -145,6 +145,16 @@ class LocalStack:
             await self._postgres.stop()
             self._postgres = None
 
+    async def stop_service(self, name: str, timeout: float = 35) -> None:
+        """Stop one child, for tests that restart a service with `start_service`."""
+        await self.children[name].stop(timeout)
+
+    async def start_service(self, name: str) -> None:
+        """Start a child stopped by `stop_service` again, with the same command and environment."""
+        child = self.children[name]
+        child.stopping = False
+        await child.start()
+
     async def wait_for_exit(self) -> ChildProcess:
         """Return the first child that exits while the stack is meant to be running."""
         waits = {asyncio.ensure_future(child.wait()): child for child in self.children.values()}
