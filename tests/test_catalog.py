@@ -56,7 +56,7 @@ def add_custom_model(stack: RunningStack, capabilities: list[str], **fields: Any
 
 
 def wait_for(condition, timeout: float, what: str) -> float:
-    """Poll `condition` until it holds and return the seconds that took, or fail after `timeout`."""
+    """Poll `condition` until it is true and return the seconds that took, or fail after `timeout`."""
     started = time.monotonic()
     while not condition():
         if time.monotonic() - started > timeout:

@@ -31,7 +31,7 @@ ADMIN_KEY_LIST = "gateway.accounting.admin.key.list"
 ADMIN_KEY_REVOKE = "gateway.accounting.admin.key.revoke"
 ACCOUNTING_QUEUE = "accounting"
 
-# Catalog administration, answered by the catalog service, one subject per operation.
+# Catalog administration, handled by the catalog service, one subject per operation.
 CATALOG_MODEL_CREATE = "gateway.catalog.admin.model.create"
 CATALOG_MODEL_LIST = "gateway.catalog.admin.model.list"
 CATALOG_MODEL_GET = "gateway.catalog.admin.model.get"

@@ -116,14 +116,14 @@ class Price(BaseModel):
 # A provider name as the router's provider registry spells it, or any such
 # name for a custom model.
 ProviderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-# `provider/model`; the model part may contain further slashes and the
+# `provider/model`. The model part may contain further slashes and the
 # characters that upstream names use (`ollama/llama3:8b`).
 ModelId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}/[A-Za-z0-9._:@+/-]+$", max_length=256)]
 # An alias contains no slash, so it can never be mistaken for a model id.
 AliasName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 
-# Custom models name the router's environment variable that holds their API
-# key. The prefix keeps an admin from sending another provider's key (say
+# Custom models name the router's environment variable that contains their
+# API key. The prefix keeps an admin from sending another provider's key (say
 # `OPENAI_API_KEY`) to a server of their choosing.
 CUSTOM_KEY_ENV_PREFIX = "GATEWAY_MODEL_KEY_"
 
@@ -144,7 +144,7 @@ class CatalogEntry(BaseModel):
     reasoning: ReasoningSpec | None = None
     prices: list[Price] = Field(default_factory=list)
     # A custom model on a self-hosted OpenAI-compatible server: its base URL
-    # and the router's environment variable that holds its API key, if any
+    # and the router's environment variable that contains its API key, if any
     # (named `GATEWAY_MODEL_KEY_<NAME>`).
     base_url: str | None = None
     api_key_env: str | None = None

@@ -202,7 +202,7 @@ class KeyList(BaseModel):
     data: list[KeyInfo]
 
 
-# Administration of the catalog: models, their prices and aliases, answered by catalog.
+# Administration of the catalog (models, their prices and aliases), handled by the catalog service.
 
 CatalogSource = Literal["file", "admin"]
 

@@ -1,4 +1,4 @@
-"""The catalog service's lifecycle: load the file, publish to KV, answer admin calls."""
+"""The catalog service's lifecycle: load the file, publish to KV, serve admin calls."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ logger = logging.getLogger("gateway_catalog")
 
 
 async def serve(stop: asyncio.Event) -> None:
-    """Load the catalog, publish it, answer admin calls until `stop` is set."""
+    """Load the catalog, publish it and serve admin calls until `stop` is set."""
     settings = CatalogSettings()
     # A broken catalog file stops the service here, before it publishes anything.
     entries = load_entries(settings.catalog_file)

@@ -25,7 +25,7 @@ _PUBLISH_LOCK = 0x67617465_04
 
 
 def entry_json(entry: CatalogEntry) -> str:
-    """The entry as stored: `created` comes from the row, not from the JSON."""
+    """Serialize the entry for its row, leaving out `created`, which the row's `created_at` gives."""
     return entry.model_dump_json(exclude={"created"})
 
 

@@ -1,7 +1,7 @@
 """Admin endpoints for models, prices and aliases, authorized by an admin token.
 
-Each endpoint checks the token, then asks the catalog service, which owns the
-catalog; changes reach every edge and router through the catalog and alias
+Each endpoint checks the token, then calls the catalog service, which owns the
+catalog. Changes reach every edge and router through the catalog and alias
 KV buckets.
 """
 

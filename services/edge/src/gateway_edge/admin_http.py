@@ -1,4 +1,4 @@
-"""What every admin endpoint shares: the admin token check and JSON bodies in and out."""
+"""Helpers of every admin endpoint: the admin token check and JSON bodies in and out."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def json_response(model: BaseModel, status: int = 200) -> JSONResponse:
 
 
 def validated(schema: type[Body], /, **fields: object) -> Body:
-    """Build `model` from path parameters and body fields, answering a bad value with a 400 that names it."""
+    """Build `model` from path parameters and body fields, rejecting a bad value with a 400 that names it."""
     try:
         return schema.model_validate(fields)
     except ValidationError as error:

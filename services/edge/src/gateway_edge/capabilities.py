@@ -26,12 +26,12 @@ _MAX_SUGGESTIONS = 5
 
 @dataclass(frozen=True, slots=True)
 class Requirement:
-    """What a request needs from its model, and where the request asks for it."""
+    """A capability that a request needs from its model, and the field that needs it."""
 
     capability: Capability
     # The field of the request that needs it, in OpenAI's notation.
     param: str
-    # What the request sends or asks for, in words: "image input".
+    # The feature of the request in words, for the error message: "image input".
     feature: str
 
 
@@ -68,7 +68,7 @@ def needs_audio_input(chat: ChatCompletionRequest) -> Requirement | None:
 def needs_tools(chat: ChatCompletionRequest) -> Requirement | None:
     if chat.tools:
         return Requirement("tools", "tools", "tool calling")
-    # The deprecated `functions` parameter asks for the same.
+    # The deprecated `functions` parameter needs the same capability.
     if (chat.model_extra or {}).get("functions"):
         return Requirement("tools", "functions", "function calling")
     return None
