@@ -30,13 +30,21 @@ def start_gateway(data_dir: Path, ports: dict[str, int], log: Path) -> subproces
         return subprocess.Popen([str(gateway), "up"], env=env, stdout=output, stderr=subprocess.STDOUT)
 
 
-def wait_ready(process: subprocess.Popen, base_url: str, key_file: Path, log: Path, timeout: float = 120) -> None:
+def wait_ready(
+    process: subprocess.Popen, base_url: str, key_file: Path, log: Path, starts: int = 1, timeout: float = 120
+) -> None:
+    """Wait until the `starts`-th start announced itself, which it does once every service answers.
+
+    The edge's `/readyz` alone is not enough: on a second start the key file
+    already exists and the edge can be ready before accounting is.
+    """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"gateway up exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        announced = log.read_text(errors="replace").count("Generative Gateway is ready at") >= starts
         try:
-            if httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200 and key_file.exists():
+            if announced and httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200 and key_file.exists():
                 return
         except httpx.HTTPError:
             pass
@@ -76,7 +84,7 @@ def test_up_serves_stops_and_keeps_state(tmp_path: Path) -> None:
 
     second = start_gateway(data_dir, ports, log)
     try:
-        wait_ready(second, base_url, key_file, log)
+        wait_ready(second, base_url, key_file, log, starts=2)
         assert key_file.read_text().strip() == key
         usage = httpx.get(f"{base_url}/v1/usage", headers={"Authorization": f"Bearer {key}"}, timeout=10).json()
         assert [row["requests"] for row in usage["data"]] == [1]
