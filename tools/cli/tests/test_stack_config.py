@@ -52,3 +52,18 @@ def test_gateway_up_on_a_busy_port_prints_one_line(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         f"gateway up: Port {port} on 127.0.0.1 is already in use; set GATEWAY_HTTP_PORT to a free port."
     ]
+
+
+def test_second_stack_on_one_data_folder_is_refused(tmp_path: Path) -> None:
+    from gateway_cli.stack import DataDirLock
+
+    first = DataDirLock(tmp_path)
+    try:
+        with pytest.raises(StackError) as caught:
+            DataDirLock(tmp_path)
+    finally:
+        first.release()
+
+    assert str(tmp_path) in str(caught.value)
+    assert "GATEWAY_DATA_DIR" in str(caught.value)
+    DataDirLock(tmp_path).release()

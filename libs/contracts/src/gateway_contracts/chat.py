@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     StringConstraints,
     Tag,
     ValidationError,
@@ -170,7 +171,8 @@ class ChatCompletionRequest(BaseModel):
 
     model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
-    stream: bool = False
+    # Strict: "yes" or 1 for a boolean is a client bug worth a 400, as OpenAI's API answers it.
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None
     max_completion_tokens: Annotated[int, Field(ge=1)] | None = None

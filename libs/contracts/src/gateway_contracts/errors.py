@@ -25,6 +25,7 @@ ErrorCode = Literal[
     "conflict",
     "payload_too_large",
     "context_length_exceeded",
+    "client_too_slow",
     "capability_not_supported",
     # An upstream or one of our dependencies refused or failed.
     "rate_limited",
@@ -61,6 +62,7 @@ ERROR_KINDS: dict[str, tuple[int, ErrorType]] = {
     "method_not_allowed": (405, "invalid_request_error"),
     "conflict": (409, "invalid_request_error"),
     "payload_too_large": (413, "invalid_request_error"),
+    "client_too_slow": (408, "invalid_request_error"),
     "context_length_exceeded": (400, "invalid_request_error"),
     "capability_not_supported": (400, "invalid_request_error"),
     "rate_limited": (429, "rate_limit_error"),

@@ -10,6 +10,11 @@ sequence of frames, each one byte of `FrameKind` followed by its payload:
 - HEARTBEAT at any time while the upstream is silent, so that the edge can
   tell a slow model from a dead router.
 
+A frame larger than the server's max_payload travels through the object
+store `bus.PAYLOAD_OBJECT_STORE`: the router stores the whole frame and sends
+an OFFLOADED frame whose payload is the object name; the edge reads the
+frame from the store, deletes it and handles it as if it had arrived whole.
+
 The body is kept as bytes on both sides: the edge validated it once and the
 router reads it without validating it again.
 """
@@ -48,6 +53,7 @@ class FrameKind(IntEnum):
     RESPONSE = ord("r")
     ERROR = ord("e")
     HEARTBEAT = ord("h")
+    OFFLOADED = ord("o")
 
 
 class ErrorFrame(TypedDict):

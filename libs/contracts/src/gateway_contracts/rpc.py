@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway_contracts.errors import ErrorCode
 from gateway_contracts.records import (
@@ -31,6 +31,8 @@ class RpcError(BaseModel):
 
     code: ErrorCode
     message: str
+    # The request field the error is about, in OpenAI's notation.
+    param: str | None = None
 
 
 class HistoryRequest(BaseModel):
@@ -97,6 +99,10 @@ class BootstrapReply(BaseModel):
 
 ReplyModel = TypeVar("ReplyModel", bound=BaseModel)
 
+# A display name: printable text without control characters, which PostgreSQL's
+# text type rejects (NUL) or which garble logs and terminals.
+DisplayName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
 
 def parse_reply(data: bytes, model: type[ReplyModel]) -> ReplyModel | RpcError:
     """Decode a reply as `model`, or as `RpcError` when it carries an `error`."""
@@ -105,8 +111,8 @@ def parse_reply(data: bytes, model: type[ReplyModel]) -> ReplyModel | RpcError:
     return model.model_validate_json(data)
 
 
-def encode_error(code: ErrorCode, message: str) -> bytes:
-    return b'{"error":' + RpcError(code=code, message=message).model_dump_json().encode() + b"}"
+def encode_error(code: ErrorCode, message: str, param: str | None = None) -> bytes:
+    return b'{"error":' + RpcError(code=code, message=message, param=param).model_dump_json().encode() + b"}"
 
 
 # Administration of projects and keys, answered by accounting.
@@ -115,7 +121,7 @@ def encode_error(code: ErrorCode, message: str) -> bytes:
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: DisplayName
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     # An IANA time zone name; the project's budget day starts at midnight there.
     timezone: str = "UTC"
@@ -127,7 +133,7 @@ class ProjectUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project_id: str
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: DisplayName | None = None
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     timezone: str | None = None
     disabled: bool | None = None
@@ -164,7 +170,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     project_id: str
-    name: str | None = Field(default=None, max_length=200)
+    name: DisplayName | None = None
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
 
 

@@ -54,13 +54,28 @@ async def respond(
         try:
             result = await handler(request)
         except RpcRejected as rejected:
-            await nc.publish(msg.reply, encode_error(rejected.error.code, rejected.error.message))
+            error = rejected.error
+            await nc.publish(msg.reply, encode_error(error.code, error.message, error.param))
             return
         except Exception:
             logger.error("Handling %s on %s failed", request_model.__name__, subject, exc_info=True)
             await nc.publish(msg.reply, encode_error("internal_error", f"Handling {request_model.__name__} failed."))
             return
-        await nc.publish(msg.reply, result.model_dump_json().encode())
+
+        payload = result.model_dump_json().encode()
+        if len(payload) > nc.max_payload:
+            logger.error(
+                "Reply to %s on %s is %d bytes, over the server's max_payload of %d",
+                request_model.__name__,
+                subject,
+                len(payload),
+                nc.max_payload,
+            )
+            payload = encode_error(
+                "payload_too_large",
+                f"The reply is {len(payload)} bytes, more than one NATS message can carry ({nc.max_payload}).",
+            )
+        await nc.publish(msg.reply, payload)
 
     return await nc.subscribe(subject, queue=queue, cb=handle)
 

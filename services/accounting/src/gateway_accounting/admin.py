@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
-from typing import Any
 
 import asyncpg
 from nats.js.kv import KeyValue
 
 from gateway_accounting import credentials
+from gateway_contracts import ErrorCode
 from gateway_contracts.rpc import (
     KeyCreate,
     KeyCreated,
@@ -32,8 +32,8 @@ _PROJECT_COLUMNS = "id, name, timezone, daily_budget_usd, disabled, created_at"
 _KEY_COLUMNS = "id, project_id, name, secret_prefix AS prefix, daily_budget_usd, created_at, revoked_at"
 
 
-def _rejected(code: Any, message: str) -> RpcRejected:
-    return RpcRejected(RpcError(code=code, message=message))
+def _rejected(code: ErrorCode, message: str, param: str | None = None) -> RpcRejected:
+    return RpcRejected(RpcError(code=code, message=message, param=param))
 
 
 def _check_timezone(name: str) -> None:
@@ -41,7 +41,9 @@ def _check_timezone(name: str) -> None:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise _rejected(
-            "invalid_request", f"Unknown time zone `{name}`; use an IANA name such as `UTC` or `Europe/Berlin`."
+            "invalid_request",
+            f"Unknown time zone `{name}`; use an IANA name such as `UTC` or `Europe/Berlin`.",
+            param="timezone",
         ) from None
 
 
@@ -64,7 +66,7 @@ class Admin:
                 request.daily_budget_usd,
             )
         except asyncpg.UniqueViolationError:
-            raise _rejected("conflict", f"A project named `{request.name}` already exists.") from None
+            raise _rejected("conflict", f"A project named `{request.name}` already exists.", param="name") from None
         logger.info("Created project %s", row["id"])
         return Project.model_validate(dict(row))
 
@@ -84,11 +86,13 @@ class Admin:
         changes = request.model_dump(exclude_unset=True, exclude={"project_id"})
         if "timezone" in changes:
             if changes["timezone"] is None:
-                raise _rejected("invalid_request", "`timezone` cannot be null; use `UTC` for the default.")
+                raise _rejected(
+                    "invalid_request", "`timezone` cannot be null; use `UTC` for the default.", param="timezone"
+                )
             _check_timezone(changes["timezone"])
         for field in ("name", "disabled"):
             if field in changes and changes[field] is None:
-                raise _rejected("invalid_request", f"`{field}` cannot be null.")
+                raise _rejected("invalid_request", f"`{field}` cannot be null.", param=field)
         if not changes:
             return await self.get_project(ProjectRef(project_id=request.project_id))
 
@@ -100,7 +104,9 @@ class Admin:
                 *changes.values(),
             )
         except asyncpg.UniqueViolationError:
-            raise _rejected("conflict", f"A project named `{changes.get('name')}` already exists.") from None
+            raise _rejected(
+                "conflict", f"A project named `{changes.get('name')}` already exists.", param="name"
+            ) from None
         if row is None:
             raise _project_not_found(request.project_id)
         if "disabled" in changes:

@@ -159,7 +159,7 @@ SELECT
     toDate(started_at) AS day,
     model,
     count() AS requests,
-    countIf(status != 'ok') AS errors,
+    countIf(status = 'error') AS errors,
     sum(prompt_tokens) AS prompt_tokens,
     sum(completion_tokens) AS completion_tokens,
     sum(total_tokens) AS total_tokens,

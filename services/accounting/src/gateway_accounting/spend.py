@@ -33,7 +33,7 @@ inserted AS (
 )
 INSERT INTO accounting.daily_spend AS d
     (project_id, day, model, requests, errors, prompt_tokens, completion_tokens, cost_usd)
-SELECT project_id, day, model, count(*), count(*) FILTER (WHERE status <> 'ok'),
+SELECT project_id, day, model, count(*), count(*) FILTER (WHERE status = 'error'),
        sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
 FROM inserted
 GROUP BY project_id, day, model

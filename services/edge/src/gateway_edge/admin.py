@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 
 from gateway_contracts import bus
 from gateway_contracts.rpc import (
+    DisplayName,
     KeyCreate,
     KeyCreated,
     KeyInfo,
@@ -37,7 +38,7 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 class ProjectPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: DisplayName | None = None
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     timezone: str | None = None
     disabled: bool | None = None
@@ -46,7 +47,7 @@ class ProjectPatch(BaseModel):
 class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
+    name: DisplayName | None = None
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
 
 

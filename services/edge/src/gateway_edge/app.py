@@ -40,6 +40,8 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         version="0.1.0",
         description="An OpenAI-compatible gateway for large language models.",
         lifespan=lifespan,
+        # A trailing slash gets a 404 in OpenAI's error shape, not a redirect with an empty body.
+        redirect_slashes=False,
     )
     install_handlers(app)
     for module in (chat, models, usage, admin, admin_catalog, health):
@@ -61,7 +63,7 @@ async def _start(settings: EdgeSettings) -> EdgeState:
         await mirror.start()
     auth.attach(credentials)
 
-    router = RouterClient(nc, js, settings.router_idle_timeout_seconds)
+    router = RouterClient(nc, js, settings.router_idle_timeout_seconds, settings.max_buffered_bytes)
     await router.start()
     return EdgeState(
         settings=settings,

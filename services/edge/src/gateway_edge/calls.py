@@ -25,5 +25,5 @@ async def call_service(
     except (NoRespondersError, NatsTimeoutError):
         raise EdgeError("service_unavailable", f"The {service} service did not answer; retry shortly.") from None
     if isinstance(reply, RpcError):
-        raise EdgeError(reply.code, reply.message)
+        raise EdgeError(reply.code, reply.message, param=reply.param)
     return reply

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -32,22 +33,31 @@ class Frame:
     payload: bytes
 
 
+class _Signal(Enum):
+    IDLE = "idle"
+    OVERFLOW = "overflow"
+
+
 @dataclass(slots=True)
 class Exchange:
     """One request's frames as they arrive from the router."""
 
     request_id: str
     token: str
-    queue: asyncio.Queue[Msg | None] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[Msg | _Signal] = field(default_factory=asyncio.Queue)
     last_activity: float = field(default_factory=time.monotonic)
+    # Bytes received from the router that the client has not taken yet.
+    buffered: int = 0
+    overflowed: bool = False
     finished: bool = False
 
 
 class RouterClient:
-    def __init__(self, nc: NATS, js: JetStreamContext, idle_timeout: float) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, idle_timeout: float, max_buffered_bytes: int) -> None:
         self._nc = nc
         self._js = js
         self._idle_timeout = idle_timeout
+        self._max_buffered = max_buffered_bytes
         self._prefix = f"{nc.new_inbox()}."
         self._exchanges: dict[str, Exchange] = {}
         self._subscription: Subscription | None = None
@@ -88,15 +98,34 @@ class RouterClient:
     async def next_frame(self, exchange: Exchange) -> Frame:
         """Wait for the request's next frame; raises EdgeError when the router is gone or silent."""
         msg = await exchange.queue.get()
-        if msg is None:
+        if msg is _Signal.IDLE:
             raise EdgeError(
                 "router_unavailable",
                 f"The router sent nothing for {self._idle_timeout:.0f} s; the request was abandoned.",
                 status=504,
             )
+        if msg is _Signal.OVERFLOW:
+            raise EdgeError(
+                "client_too_slow",
+                f"The client read the stream too slowly: more than {self._max_buffered} bytes were waiting "
+                "for it, so the request was cancelled.",
+            )
+        assert isinstance(msg, Msg)
+        exchange.buffered -= len(msg.data)
         if not msg.data and msg.headers and msg.headers.get("Status") == "503":
             raise EdgeError("router_unavailable", "No router is running to serve the request; retry shortly.")
-        return Frame(FrameKind(msg.data[0]), msg.data[1:])
+
+        kind = FrameKind(msg.data[0])
+        if kind is not FrameKind.OFFLOADED:
+            return Frame(kind, msg.data[1:])
+        frame = await self._fetch_offloaded(msg.data[1:].decode())
+        return Frame(FrameKind(frame[0]), frame[1:])
+
+    async def _fetch_offloaded(self, name: str) -> bytes:
+        store = await self._js.object_store(bus.PAYLOAD_OBJECT_STORE)
+        result = await store.get(name)
+        await store.delete(name)
+        return result.data or b""
 
     def finish(self, exchange: Exchange) -> None:
         """Forget the exchange once its last frame arrived."""
@@ -123,10 +152,23 @@ class RouterClient:
 
     async def _on_frame(self, msg: Msg) -> None:
         exchange = self._exchanges.get(msg.subject[len(self._prefix) :])
-        if exchange is None:
+        if exchange is None or exchange.overflowed:
             return
         exchange.last_activity = time.monotonic()
-        exchange.queue.put_nowait(msg)
+        exchange.buffered += len(msg.data)
+        if exchange.buffered <= self._max_buffered:
+            exchange.queue.put_nowait(msg)
+            return
+
+        # The client reads slower than the model writes. Holding everything
+        # would let one slow reader exhaust the edge's memory, so the request
+        # ends here and the upstream is released.
+        logger.warning("Request %s cancelled: its client is too slow", exchange.request_id)
+        exchange.overflowed = True
+        exchange.finished = True
+        self._exchanges.pop(exchange.token, None)
+        exchange.queue.put_nowait(_Signal.OVERFLOW)
+        await self._nc.publish(bus.ROUTER_CANCEL, exchange.request_id.encode())
 
     async def _sweep_idle(self) -> None:
         while True:
@@ -136,4 +178,4 @@ class RouterClient:
                 if now - exchange.last_activity > self._idle_timeout:
                     logger.warning("Request %s timed out waiting for the router", exchange.request_id)
                     exchange.last_activity = now
-                    exchange.queue.put_nowait(None)
+                    exchange.queue.put_nowait(_Signal.IDLE)

@@ -16,6 +16,8 @@ class EdgeSettings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
     # Seconds without any frame from the router (chunks or heartbeats) before a request fails.
     router_idle_timeout_seconds: float = Field(default=30.0, gt=0, validation_alias="GATEWAY_ROUTER_IDLE_TIMEOUT")
+    # Bytes of a stream that may wait for a slow client before the request is cancelled.
+    max_buffered_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BUFFERED_BYTES")
     # Seconds to wait for the sessions and accounting services to answer a call.
     service_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_SERVICE_TIMEOUT")
     # Seconds that shutdown waits for in-flight streams to finish.

@@ -49,6 +49,9 @@ from gateway_router.upstream_errors import translate_transport_errors
 
 logger = logging.getLogger("gateway_router.dispatch")
 
+# Room left in a NATS message for the protocol line around a reply frame.
+_FRAME_RESERVE = 4 * 1024
+
 # Turn ids derive from the request id, so a republished session event carries
 # the same ids and the sessions service stores each turn once.
 _TURN_NAMESPACE = uuid.UUID("6f1c7f0e-4b7a-4e53-9c55-2f3f1d1f9a10")
@@ -62,6 +65,8 @@ class Job:
     reply_to: str
     last_frame_at: float = field(default_factory=time.monotonic)
     task: asyncio.Task[None] | None = None
+    # Frames of this request sent through the object store so far.
+    offloaded: int = 0
 
 
 @dataclass(slots=True)
@@ -128,7 +133,17 @@ class Dispatcher:
 
     async def _send(self, job: Job, frame: bytes) -> None:
         job.last_frame_at = time.monotonic()
+        if len(frame) > self._nc.max_payload - _FRAME_RESERVE:
+            frame = await self._offload(job, frame)
         await self._nc.publish(job.reply_to, frame)
+
+    async def _offload(self, job: Job, frame: bytes) -> bytes:
+        """Put a frame too large for one NATS message in the object store; send its name instead."""
+        job.offloaded += 1
+        name = f"{job.meta['request_id']}.reply.{job.offloaded}"
+        store = await self._js.object_store(bus.PAYLOAD_OBJECT_STORE)
+        await store.put(name, frame)
+        return encode_frame(FrameKind.OFFLOADED, name.encode())
 
     async def _run(self, job: Job, raw_body: bytes) -> None:
         outcome = Outcome()
@@ -136,6 +151,7 @@ class Dispatcher:
             await self._serve(job, raw_body, outcome)
         except RouterError as error:
             outcome.fail(error)
+            _log_failure(job, outcome, error)
             await self._send(job, encode_error_frame(error.to_frame()))
         except asyncio.CancelledError:
             outcome.status = "cancelled"
@@ -169,9 +185,11 @@ class Dispatcher:
     async def _complete(
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
     ) -> None:
-        async with self._http.post(request.url, data=request.body, headers=request.headers) as response:
+        async with self._http.post(
+            request.url, data=request.body, headers=request.headers, allow_redirects=False
+        ) as response:
             data = await response.read()
-            if response.status >= 400:
+            if not 200 <= response.status < 300:
                 raise adapter.classify_error(response.status, data, response.headers, context)
         try:
             parsed = adapter.parse_response(data, context)
@@ -189,10 +207,17 @@ class Dispatcher:
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
     ) -> None:
         include_usage = job.meta["include_usage"]
-        async with self._http.post(request.url, data=request.body, headers=request.headers) as response:
-            if response.status >= 400:
+        async with self._http.post(
+            request.url, data=request.body, headers=request.headers, allow_redirects=False
+        ) as response:
+            if not 200 <= response.status < 300:
                 data = await response.read()
                 raise adapter.classify_error(response.status, data, response.headers, context)
+            if response.content_type != "text/event-stream":
+                # A JSON error body with a success status, as some servers send
+                # when they fail before streaming, is an error and not an empty stream.
+                data = await response.read()
+                raise adapter.classify_error(502, data, response.headers, context)
 
             async for piece in adapter.parse_stream(data_lines(response.content), context):
                 if piece.usage is not None:
@@ -326,6 +351,21 @@ class Dispatcher:
             turns=turns,
             completed_at=datetime.now(UTC),
         )
+
+
+def _log_failure(job: Job, outcome: Outcome, error: RouterError) -> None:
+    """Log one line per failed request: operators see upstream failures that clients are told about."""
+    provider = outcome.route.spec.name if outcome.route else "none"
+    if isinstance(error, UpstreamFailed):
+        logger.warning(
+            "Request %s to provider %s failed: %s (upstream HTTP %s)",
+            job.meta["request_id"],
+            provider,
+            error.code,
+            error.upstream_status,
+        )
+        return
+    logger.info("Request %s rejected: %s", job.meta["request_id"], error.code)
 
 
 def _estimate_usage(outcome: Outcome) -> TokenUsage:

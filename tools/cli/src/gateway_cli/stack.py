@@ -8,8 +8,10 @@ PostgreSQL come from wheels, and ClickHouse runs in the accounting process.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import os
+import secrets
 import socket
 import sys
 import time
@@ -79,10 +81,6 @@ class StackConfig:
         )
 
     @property
-    def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
-
-    @property
     def emulator_url(self) -> str:
         return f"http://127.0.0.1:{self.emulator_port}"
 
@@ -105,14 +103,25 @@ class LocalStack:
         self.credentials: Credentials | None = None
         self.children: dict[str, ChildProcess] = {}
         self.database_url: str | None = config.database_url
+        # A new token at every start: only processes started by this stack
+        # can use its NATS server, so no other local user reads prompts or
+        # calls the admin subjects on the bus.
+        self._nats_token = secrets.token_urlsafe(24)
         self._postgres: EmbeddedPostgres | None = None
         self._console = console
+        self._lock: DataDirLock | None = None
+
+    @property
+    def nats_url(self) -> str:
+        """The URL of this stack's NATS server, with the token that it requires."""
+        return f"nats://{self._nats_token}@127.0.0.1:{self.config.nats_port}"
 
     async def start(self) -> Credentials:
         """Start every part in dependency order and return the local credentials."""
         config = self.config
         _check_ports(config)
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = DataDirLock(config.data_dir)
         if config.log_dir is not None:
             config.log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -144,6 +153,9 @@ class LocalStack:
         if self._postgres is not None:
             await self._postgres.stop()
             self._postgres = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     async def stop_service(self, name: str, timeout: float = 35) -> None:
         """Stop one child, for tests that restart a service with `start_service`."""
@@ -174,11 +186,14 @@ class LocalStack:
         config = self.config
         store = config.data_dir / "nats"
         conf = config.data_dir / "nats.conf"
+        conf.touch(mode=0o600)
+        conf.chmod(0o600)
         conf.write_text(
             "\n".join(
                 [
                     f"listen: 127.0.0.1:{config.nats_port}",
                     "server_name: gateway-local",
+                    f'authorization {{ token: "{self._nats_token}" }}',
                     # Bodies with images are often a few MB; larger ones go through the object store.
                     "max_payload: 8MB",
                     f'jetstream {{ store_dir: "{store}" }}',
@@ -206,7 +221,7 @@ class LocalStack:
         config = self.config
         assert self.database_url is not None
         env = {
-            "NATS_URL": config.nats_url,
+            "NATS_URL": self.nats_url,
             "DATABASE_URL": self.database_url,
             "GATEWAY_DATA_DIR": str(config.data_dir),
             "GATEWAY_LOG_FORMAT": config.log_format,
@@ -224,7 +239,7 @@ class LocalStack:
     async def _wait_until_ready(self) -> None:
         """Wait until the edge is ready and every service answers on the bus."""
         deadline = time.monotonic() + self.config.startup_timeout
-        nc = await nats.connect(self.config.nats_url, name="gateway-up")
+        nc = await nats.connect(self.nats_url, name="gateway-up")
         try:
             await self._poll(deadline, "the edge", self._edge_ready)
             await self._poll(deadline, "the catalog", lambda: _catalog_published(nc))
@@ -270,7 +285,7 @@ class LocalStack:
         if key_file.exists() and token_file.exists():
             return Credentials(key_file.read_text().strip(), token_file.read_text().strip(), None, created=False)
 
-        nc = await nats.connect(self.config.nats_url, name="gateway-up")
+        nc = await nats.connect(self.nats_url, name="gateway-up")
         try:
             reply = await _call_until_answered(
                 nc,
@@ -331,6 +346,29 @@ async def _call_until_answered(nc, subject, request, reply_model, timeout: float
             if time.monotonic() > deadline:
                 raise StackError(f"No service answered on `{subject}` within {timeout:.0f} s.") from None
             await asyncio.sleep(0.2)
+
+
+class DataDirLock:
+    """An exclusive lock on the data folder, held while the stack runs.
+
+    Two stacks on one folder would run two NATS servers on one JetStream
+    store and fight over chdb's files; the second one stops here instead.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self._file = (data_dir / ".lock").open("w")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise StackError(
+                f"Another gateway is already running with its data in {data_dir}; "
+                "stop it first, or set GATEWAY_DATA_DIR to another folder."
+            ) from None
+
+    def release(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
 
 
 def _write_secret(path: Path, secret: str) -> None:

@@ -8,6 +8,7 @@ Keys:
 - `error=<status>`: answer with the provider's error body for that status.
 - `error_after=<n>`: stream `n` content chunks, then fail mid-stream.
 - `words=<n>`: the reply has `n` words.
+- `word_bytes=<n>`: each generated word is `n` bytes long, for large replies in few chunks.
 - `delay_ms=<n>`: wait between stream chunks.
 - `first_delay_ms=<n>`: wait before the first byte of the reply.
 - `reply=<text>`: the reply text, up to the end of the line.
@@ -26,12 +27,13 @@ class Directives:
     error: int | None = None
     error_after: int | None = None
     words: int | None = None
+    word_bytes: int | None = None
     delay_ms: int = 0
     first_delay_ms: int = 0
     reply: str | None = None
 
 
-_INT_KEYS = ("error", "error_after", "words", "delay_ms", "first_delay_ms")
+_INT_KEYS = ("error", "error_after", "words", "word_bytes", "delay_ms", "first_delay_ms")
 
 
 def parse_directives(texts: Iterable[str]) -> Directives:

@@ -102,7 +102,7 @@ class ChatCompletions:
                     await _sleep_unless_gone(request, reply.directives.delay_ms / 1000)
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
-        except (ConnectionResetError, _ClientGone):
+        except (ConnectionError, _ClientGone):
             self._recorder.record_disconnect(seq, sent)
         return response
 

@@ -33,6 +33,8 @@ def reply_words(directives: Directives, model: str, last_user_text: str) -> list
     if directives.reply is not None:
         return directives.reply.split()
     if directives.words is not None:
+        if directives.word_bytes:
+            return [f"{index % 10}" * directives.word_bytes for index in range(directives.words)]
         return [f"word{index}" for index in range(directives.words)]
     visible = " ".join(line for line in last_user_text.splitlines() if not line.startswith("#emulate"))
     return ["Emulated", "reply", "from", f"{model}:", *visible.split()[:40]]

@@ -37,6 +37,9 @@ class OpenAIAdapter:
 
     def parse_response(self, data: bytes, context: CallContext) -> ParsedResponse:
         completion = orjson.loads(data)
+        if "choices" not in completion and "error" in completion:
+            # Some servers report a failure with a success status.
+            raise self.classify_error(502, data, {}, context)
         choices = completion.get("choices") or []
         message = choices[0].get("message") if choices else None
         return ParsedResponse(
