@@ -96,3 +96,41 @@ def test_up_serves_stops_and_keeps_state(stack_root: Path) -> None:
     finally:
         interrupt(second)
     assert second.returncode == 0
+
+
+def test_up_restarts_a_crashed_service(stack_root: Path) -> None:
+    data_dir = stack_root / "data"
+    log = stack_root / "up.log"
+    ports = {"http": free_port(), "nats": free_port(), "emulator": free_port()}
+    base_url = f"http://127.0.0.1:{ports['http']}"
+    key_file = data_dir / "dev-api-key"
+
+    process = start_gateway(data_dir, ports, log)
+    try:
+        wait_ready(process, base_url, key_file, log)
+        key = key_file.read_text().strip()
+        [router] = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if child.cmdline()[-2:] == ["serve", "router"]
+        ]
+        router.kill()
+
+        def answered() -> bool:
+            try:
+                with openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0) as client:
+                    client.chat.completions.create(
+                        model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "still there?"}]
+                    )
+            except openai.APIError:
+                return False
+            return True
+
+        deadline = time.monotonic() + 60
+        while not answered():
+            assert process.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        assert "router exited with status -9; starting it again" in log.read_text()
+    finally:
+        interrupt(process)

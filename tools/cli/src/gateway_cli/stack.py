@@ -43,6 +43,8 @@ from gateway_contracts.rpc_nats import call
 logger = logging.getLogger("gateway_cli.stack")
 
 API_KEY_FILE = "dev-api-key"
+# Crashes of one service within a minute that `supervise` restarts it after.
+_MAX_RESTARTS = 5
 ADMIN_TOKEN_FILE = "admin-token"
 
 
@@ -174,6 +176,32 @@ class LocalStack:
         for task in pending:
             task.cancel()
         return waits[next(iter(done))]
+
+    async def supervise(self) -> ChildProcess:
+        """Restart services that crash; return the child whose exit ends the stack.
+
+        A service that crashes is started again, as a container orchestrator
+        would, at most `_MAX_RESTARTS` times a minute. NATS and the emulator
+        are not restarted: the first holds every stream, and a broken
+        emulator is a bug to see, not to hide.
+        """
+        restarts: dict[str, list[float]] = {}
+        while True:
+            child = await self.wait_for_exit()
+            if child.name not in SERVICES:
+                return child
+            now = time.monotonic()
+            recent = [moment for moment in restarts.get(child.name, []) if now - moment < 60]
+            if len(recent) >= _MAX_RESTARTS:
+                logger.error("%s crashed %d times within a minute; stopping", child.name, len(recent) + 1)
+                return child
+            restarts[child.name] = [*recent, now]
+            logger.warning(
+                "%s exited with status %s; starting it again",
+                child.name,
+                child.process.returncode if child.process else None,
+            )
+            await child.start()
 
     def pids(self) -> dict[str, int]:
         """Process ids of every part, for benchmarks that measure each one."""

@@ -47,7 +47,7 @@ async def _up(config: StackConfig) -> int:
     credentials = starting.result()
     _print_banner(config, credentials)
 
-    exited = asyncio.ensure_future(stack.wait_for_exit())
+    exited = asyncio.ensure_future(stack.supervise())
     stopping = asyncio.ensure_future(stop.wait())
     await asyncio.wait({exited, stopping}, return_when=asyncio.FIRST_COMPLETED)
     status = 0
