@@ -11,6 +11,7 @@ import gateway_contracts
 from gateway_contracts import (
     ERROR_CODES,
     ERROR_KINDS,
+    ERROR_TYPES,
     CatalogEntry,
     FrameKind,
     Price,
@@ -32,12 +33,28 @@ def test_every_error_code_has_a_status_and_type() -> None:
     assert set(ERROR_KINDS) == ERROR_CODES
     for status, kind in ERROR_KINDS.values():
         assert 400 <= status < 600
-        assert kind.endswith("_error")
+        assert kind in ERROR_TYPES
 
 
 def test_error_body_has_openai_shape() -> None:
     assert error_body("model_not_found", "No such model.", "model") == {
         "error": {"message": "No such model.", "type": "not_found_error", "param": "model", "code": "model_not_found"}
+    }
+
+
+def test_budget_error_states_its_numbers() -> None:
+    budget = {"cap_usd": "1", "spent_usd": "0.99", "resets_at": "2025-06-02T00:00:00Z"}
+
+    body = error_body("budget_exceeded", "Daily budget exceeded.", budget=budget)
+
+    assert body == {
+        "error": {
+            "message": "Daily budget exceeded.",
+            "type": "budget_exceeded",
+            "param": None,
+            "code": "budget_exceeded",
+            "budget": budget,
+        }
     }
 
 

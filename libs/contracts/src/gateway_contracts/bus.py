@@ -29,6 +29,11 @@ ADMIN_PROJECT_UPDATE = "gateway.accounting.admin.project.update"
 ADMIN_KEY_CREATE = "gateway.accounting.admin.key.create"
 ADMIN_KEY_LIST = "gateway.accounting.admin.key.list"
 ADMIN_KEY_REVOKE = "gateway.accounting.admin.key.revoke"
+ADMIN_KEY_UPDATE = "gateway.accounting.admin.key.update"
+ADMIN_PROJECT_BUDGET = "gateway.accounting.admin.project.budget"
+ADMIN_PROJECT_RECONCILE = "gateway.accounting.admin.project.reconcile"
+# Analytics of one project, for its own keys and for admins.
+ACCOUNTING_ANALYTICS = "gateway.accounting.analytics"
 ACCOUNTING_QUEUE = "accounting"
 
 # Catalog administration, handled by the catalog service, one subject per operation.
@@ -46,6 +51,7 @@ CATALOG_QUEUE = "catalog"
 
 USAGE_EVENT_SUBJECT = "gateway.events.usage.v1"
 SESSION_EVENT_SUBJECT = "gateway.events.session.v1"
+BUDGET_EVENT_SUBJECT = "gateway.events.budget.v1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +78,13 @@ SESSION_STREAM = StreamSpec(
     subjects=("gateway.events.session.>",),
     max_age_seconds=7 * 24 * 3600,
 )
-STREAMS = (USAGE_STREAM, SESSION_STREAM)
+# Budget threshold events, for subscribers that alert.
+BUDGET_STREAM = StreamSpec(
+    name="GATEWAY_BUDGET",
+    subjects=("gateway.events.budget.>",),
+    max_age_seconds=30 * 24 * 3600,
+)
+STREAMS = (USAGE_STREAM, SESSION_STREAM, BUDGET_STREAM)
 
 ACCOUNTING_USAGE_CONSUMER = "accounting-usage"
 SESSIONS_TURNS_CONSUMER = "sessions-turns"
@@ -85,6 +97,8 @@ class BucketSpec:
     name: str
     owner: str
     history: int = 1
+    # Seconds a key lives after its last write; None keeps keys until deleted.
+    ttl_seconds: int | None = None
 
 
 # Key: SHA-256 hex digest of a credential. Value: `CredentialRecord`.
@@ -95,7 +109,13 @@ CATALOG_BUCKET = BucketSpec(name="gateway_catalog", owner="catalog")
 ALIAS_BUCKET = BucketSpec(name="gateway_model_aliases", owner="catalog")
 # Key: provider name. Value: `ProviderStatus`.
 PROVIDERS_BUCKET = BucketSpec(name="gateway_providers", owner="router")
-BUCKETS = (AUTH_BUCKET, CATALOG_BUCKET, ALIAS_BUCKET, PROVIDERS_BUCKET)
+# Key: project id. Value: `BudgetRecord`, for projects with a cap or a capped key.
+BUDGET_BUCKET = BucketSpec(name="gateway_budgets", owner="accounting")
+# Key: `ledger_key(project_id, day)`. Value: `LedgerRecord`, changed only by
+# compare-and-set. A day's key is no longer written once the day is over, so
+# it expires; three days cover every time zone's day and a late request.
+LEDGER_BUCKET = BucketSpec(name="gateway_budget_ledger", owner="edge", ttl_seconds=3 * 24 * 3600)
+BUCKETS = (AUTH_BUCKET, CATALOG_BUCKET, ALIAS_BUCKET, PROVIDERS_BUCKET, BUDGET_BUCKET, LEDGER_BUCKET)
 
 # Object store for request bodies larger than the server's max_payload. The
 # edge writes the body under the request id and the router deletes it once read.

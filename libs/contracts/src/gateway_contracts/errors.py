@@ -27,6 +27,7 @@ ErrorCode = Literal[
     "context_length_exceeded",
     "client_too_slow",
     "capability_not_supported",
+    "budget_exceeded",
     # An upstream or one of our dependencies refused or failed.
     "rate_limited",
     "upstream_overloaded",
@@ -48,6 +49,8 @@ ErrorType = Literal[
     "rate_limit_error",
     "server_error",
     "api_error",
+    # A request whose worst-case cost does not fit the project's or key's daily budget.
+    "budget_exceeded",
 ]
 
 
@@ -65,6 +68,7 @@ ERROR_KINDS: dict[str, tuple[int, ErrorType]] = {
     "client_too_slow": (408, "invalid_request_error"),
     "context_length_exceeded": (400, "invalid_request_error"),
     "capability_not_supported": (400, "invalid_request_error"),
+    "budget_exceeded": (402, "budget_exceeded"),
     "rate_limited": (429, "rate_limit_error"),
     "upstream_overloaded": (503, "server_error"),
     "upstream_auth_failed": (502, "api_error"),
@@ -77,6 +81,7 @@ ERROR_KINDS: dict[str, tuple[int, ErrorType]] = {
 }
 
 ERROR_CODES: frozenset[str] = frozenset(get_args(ErrorCode))
+ERROR_TYPES: frozenset[str] = frozenset(get_args(ErrorType))
 
 
 class ErrorDetail(BaseModel):
@@ -88,6 +93,8 @@ class ErrorDetail(BaseModel):
     type: str
     param: str | None = None
     code: str | None = None
+    # Set on `budget_exceeded`: the cap, the spend and when the budget resets.
+    budget: dict[str, Any] | None = None
 
 
 class ErrorBody(BaseModel):
@@ -103,13 +110,16 @@ def status_for(code: ErrorCode) -> int:
     return ERROR_KINDS[code][0]
 
 
-def error_body(code: ErrorCode, message: str, param: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: ErrorCode, message: str, param: str | None = None, budget: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Build OpenAI's error body for `code` as a plain dict, ready to serialize."""
-    return {
-        "error": {
-            "message": message,
-            "type": ERROR_KINDS[code][1],
-            "param": param,
-            "code": code,
-        }
+    error: dict[str, Any] = {
+        "message": message,
+        "type": ERROR_KINDS[code][1],
+        "param": param,
+        "code": code,
     }
+    if budget is not None:
+        error["budget"] = budget
+    return {"error": error}

@@ -7,7 +7,7 @@ are idempotent on the same id, so a redelivered event is counted once.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -28,34 +28,65 @@ class TokenUsage(BaseModel):
     cached_tokens: int = Field(default=0, ge=0)
     # Part of prompt_tokens written to the provider's prompt cache.
     cache_write_tokens: int = Field(default=0, ge=0)
+    # Part of cache_write_tokens written for one hour (Anthropic's `ephemeral_1h_input_tokens`).
+    cache_write_1h_tokens: int = Field(default=0, ge=0)
     # Part of completion_tokens spent on reasoning.
     reasoning_tokens: int = Field(default=0, ge=0)
     audio_input_tokens: int = Field(default=0, ge=0)
     audio_output_tokens: int = Field(default=0, ge=0)
+    # Images in the prompt and images generated, for providers that price per image.
+    input_images: int = Field(default=0, ge=0)
+    output_images: int = Field(default=0, ge=0)
+
+
+COST_PARTS = (
+    "input",
+    "cached_input",
+    "cache_write",
+    "output",
+    "reasoning",
+    "audio_input",
+    "audio_output",
+    "image_input",
+    "image_output",
+    "request",
+)
 
 
 class CostBreakdown(BaseModel):
-    """Cost in USD by token kind, exact decimals; `total` is the sum of the parts."""
+    """Cost in USD by kind, exact decimals; `total` is the sum of the parts in `COST_PARTS`."""
 
     model_config = ConfigDict(extra="forbid")
 
     currency: Literal["USD"] = "USD"
     input: Decimal = Decimal(0)
     cached_input: Decimal = Decimal(0)
+    # Cache writes of every lifetime.
     cache_write: Decimal = Decimal(0)
     output: Decimal = Decimal(0)
     reasoning: Decimal = Decimal(0)
     audio_input: Decimal = Decimal(0)
     audio_output: Decimal = Decimal(0)
+    image_input: Decimal = Decimal(0)
+    image_output: Decimal = Decimal(0)
+    request: Decimal = Decimal(0)
     total: Decimal = Decimal(0)
+    # True when the provider reported no usage and the gateway counted the tokens itself.
+    estimated: bool = False
+    # True when a kind with usage had no known price and was charged nothing.
+    incomplete: bool = False
 
 
 class UsageEvent(BaseModel):
-    """One finished request, successful or not, published by the router."""
+    """One finished request, successful or not, published by the router.
+
+    Version 2 added the reservation fields; version 1 events read as having
+    reserved nothing.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     request_id: str
     project_id: str
     key_id: str
@@ -75,6 +106,10 @@ class UsageEvent(BaseModel):
     latency_ms: float = Field(ge=0)
     # Time from the edge receiving the request to the first content byte.
     ttft_ms: float | None = Field(default=None, ge=0)
+    # The worst-case cost the edge reserved against the project's and the
+    # key's daily budget; zero where that budget has no cap.
+    reserved_project_usd: Decimal = Field(default=Decimal(0), ge=0)
+    reserved_key_usd: Decimal = Field(default=Decimal(0), ge=0)
 
 
 class SessionTurn(BaseModel):
@@ -101,6 +136,23 @@ class SessionTurnsEvent(BaseModel):
     status: RequestStatus
     turns: list[SessionTurn]
     completed_at: datetime
+
+
+class BudgetThresholdEvent(BaseModel):
+    """A project's spend crossed `threshold` of its daily cap; published once per project and day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: Literal[1] = 1
+    project_id: str
+    # The budget day, in the project's time zone.
+    day: date
+    timezone: str
+    # The fraction of the cap, for example 0.8.
+    threshold: Decimal
+    cap_usd: Decimal
+    spent_usd: Decimal
+    crossed_at: datetime
 
 
 def event_id(kind: str, request_id: str) -> str:

@@ -45,6 +45,10 @@ class DispatchMeta(TypedDict):
     # Object name in `bus.PAYLOAD_OBJECT_STORE` when the body was too large
     # for one NATS message; the dispatch then carries no body.
     body_ref: NotRequired[str]
+    # Decimal strings: the worst-case cost that the edge reserved against the
+    # project's and the key's daily budget, reported back in the usage event.
+    reserved_project_usd: NotRequired[str]
+    reserved_key_usd: NotRequired[str]
 
 
 class FrameKind(IntEnum):

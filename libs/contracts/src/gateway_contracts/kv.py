@@ -49,7 +49,12 @@ async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 
     try:
         return await js.key_value(spec.name)
     except BucketNotFoundError:
-        config = KeyValueConfig(bucket=spec.name, history=spec.history, replicas=replicas)
+        config = KeyValueConfig(
+            bucket=spec.name,
+            history=spec.history,
+            replicas=replicas,
+            ttl=float(spec.ttl_seconds) if spec.ttl_seconds is not None else None,
+        )
         return await js.create_key_value(config)
 
 

@@ -93,24 +93,61 @@ class ReasoningSpec(BaseModel):
     returns_text: bool = True
 
 
-class Price(BaseModel):
-    """USD prices per million tokens in force from `effective_from` (UTC day) on.
-
-    A None price is unknown, which is not the same as zero: the router charges
-    nothing for it and marks the cost as incomplete.
-    """
+class TokenPrices(BaseModel):
+    """USD per million tokens of each kind; None where the kind has no price of its own."""
 
     model_config = ConfigDict(extra="forbid")
 
-    effective_from: date
     input: Decimal | None = Field(default=None, ge=0)
     cached_input: Decimal | None = Field(default=None, ge=0)
+    # Writes to a prompt cache that lives five minutes (Anthropic's default) or
+    # for an unstated time; `cache_write_1h` prices Anthropic's one-hour writes.
     cache_write: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
     output: Decimal | None = Field(default=None, ge=0)
     reasoning: Decimal | None = Field(default=None, ge=0)
     audio_input: Decimal | None = Field(default=None, ge=0)
     audio_output: Decimal | None = Field(default=None, ge=0)
+
+
+class PriceTier(TokenPrices):
+    """Prices that replace the base prices for a request whose prompt exceeds `above_prompt_tokens`.
+
+    Gemini 2.5 Pro and Claude's one-million-token context, for example,
+    charge every token of a request more once its prompt passes 200,000
+    tokens. A price left None in the tier keeps the base price.
+    """
+
+    above_prompt_tokens: int = Field(ge=0)
+
+
+class Price(TokenPrices):
+    """Prices in force from `effective_from` (UTC day) on.
+
+    Token prices are USD per million tokens; `per_input_image`,
+    `per_output_image` and `per_request` are USD per unit, for providers that
+    charge so. A None price is unknown, which is not the same as zero: the
+    router charges nothing for it and marks the cost as incomplete.
+    """
+
+    effective_from: date
+    per_input_image: Decimal | None = Field(default=None, ge=0)
+    per_output_image: Decimal | None = Field(default=None, ge=0)
+    per_request: Decimal | None = Field(default=None, ge=0)
+    tiers: list[PriceTier] = Field(default_factory=list)
     source: str | None = None
+
+    def for_prompt(self, prompt_tokens: int) -> TokenPrices:
+        """Return the token prices that apply to a request with `prompt_tokens` of prompt."""
+        tier = None
+        for candidate in sorted(self.tiers, key=lambda item: item.above_prompt_tokens):
+            if prompt_tokens > candidate.above_prompt_tokens:
+                tier = candidate
+        if tier is None:
+            return self
+        base = self.model_dump(include=set(TokenPrices.model_fields))
+        overrides = tier.model_dump(include=set(TokenPrices.model_fields), exclude_none=True)
+        return TokenPrices(**{**base, **overrides})
 
 
 # A provider name as the router's provider registry spells it, or any such
@@ -221,3 +258,65 @@ class ModelAlias(BaseModel):
     alias: AliasName
     model: ModelId
     updated_at: datetime
+
+
+class DaySpend(BaseModel):
+    """What accounting has recorded for one budget day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    spent_usd: Decimal = Decimal(0)
+    # The sum of the reservations of the recorded requests, which the edges
+    # subtract from their ledger's reserved total to get what is still in flight.
+    settled_reserved_usd: Decimal = Decimal(0)
+
+
+class KeyBudget(BaseModel):
+    """A capped API key's daily cap and recorded spend, by budget day."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cap_usd: Decimal
+    days: dict[date, DaySpend] = Field(default_factory=dict)
+
+
+class BudgetRecord(BaseModel):
+    """A project's daily budget, keyed in `bus.BUDGET_BUCKET` by the project id.
+
+    Accounting writes one for every project with a cap or with a capped key,
+    and deletes it when neither has one; the edge treats a project without a
+    record as uncapped. `days` holds the budget days (in `timezone`) that
+    accounting recorded spend for lately, so a request near midnight finds
+    its own day whichever clock is ahead.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    timezone: str = "UTC"
+    cap_usd: Decimal | None = None
+    days: dict[date, DaySpend] = Field(default_factory=dict)
+    keys: dict[str, KeyBudget] = Field(default_factory=dict)
+    updated_at: datetime
+
+
+class LedgerRecord(BaseModel):
+    """The reservations of one project for one budget day, keyed in `bus.LEDGER_BUCKET` by `ledger_key`.
+
+    Edges add each admitted request's worst-case cost with a compare-and-set
+    on the key, so that every edge replica admits against the same total.
+    The totals only grow during a request; accounting's `settled_reserved_usd`
+    says how much of them belongs to requests that have finished and been
+    recorded.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    reserved_usd: Decimal = Decimal(0)
+    # Reservations against capped keys, by key id.
+    keys: dict[str, Decimal] = Field(default_factory=dict)
+
+
+def ledger_key(project_id: str, day: date) -> str:
+    """The `bus.LEDGER_BUCKET` key of a project's budget day."""
+    return f"{project_id}.{day.isoformat()}"

@@ -118,6 +118,11 @@ def encode_error(code: ErrorCode, message: str, param: str | None = None) -> byt
 # Administration of projects and keys, answered by accounting.
 
 
+# The share of the daily cap at which a budget threshold event is published.
+DEFAULT_ALERT_THRESHOLD = Decimal("0.8")
+AlertThreshold = Annotated[Decimal, Field(gt=0, le=1)]
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -125,6 +130,7 @@ class ProjectCreate(BaseModel):
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     # An IANA time zone name; the project's budget day starts at midnight there.
     timezone: str = "UTC"
+    budget_alert_threshold: AlertThreshold = DEFAULT_ALERT_THRESHOLD
 
 
 class ProjectUpdate(BaseModel):
@@ -137,6 +143,7 @@ class ProjectUpdate(BaseModel):
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     timezone: str | None = None
     disabled: bool | None = None
+    budget_alert_threshold: AlertThreshold | None = None
 
 
 class ProjectRef(BaseModel):
@@ -156,6 +163,7 @@ class Project(BaseModel):
     name: str
     timezone: str
     daily_budget_usd: Decimal | None
+    budget_alert_threshold: Decimal
     disabled: bool
     created_at: datetime
 
@@ -304,3 +312,137 @@ class AliasList(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     data: list[ModelAlias]
+
+
+class KeyUpdate(BaseModel):
+    """Fields left out stay as they are; `daily_budget_usd: null` removes the key's cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    key_id: str
+    name: str | None = Field(default=None, max_length=200)
+    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+
+
+# Budgets and reconciliation, for operators.
+
+
+class BudgetState(BaseModel):
+    """One cap on one budget day: what it allows, what is spent and what is reserved by running requests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cap_usd: Decimal | None
+    spent_usd: Decimal
+    reserved_usd: Decimal
+    remaining_usd: Decimal | None
+
+
+class KeyBudgetStatus(BudgetState):
+    key_id: str
+
+
+class BudgetStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    timezone: str
+    day: date
+    resets_at: datetime
+    budget_alert_threshold: Decimal
+    project: BudgetState
+    keys: list[KeyBudgetStatus]
+
+
+class ReconcileRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    # Inclusive UTC days.
+    start: date
+    end: date
+
+
+class ReconcileDay(BaseModel):
+    """One UTC day of a project as PostgreSQL and ClickHouse record it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    day: date
+    postgres_requests: int
+    postgres_usd: Decimal
+    clickhouse_requests: int
+    clickhouse_usd: Decimal
+    # The same sums read from the hourly rollup that analytics are served from.
+    rollup_requests: int
+    rollup_usd: Decimal
+    # Requests that PostgreSQL holds and ClickHouse has not received yet.
+    pending_requests: int
+    matches: bool
+
+
+class ReconcileReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    days: list[ReconcileDay]
+    matches: bool
+
+
+# Analytics, served from ClickHouse's rollups.
+
+AnalyticsDimension = Literal["model", "provider", "key"]
+Granularity = Literal["hour", "day"]
+
+
+class AnalyticsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    # Half-open range [start, end), UTC.
+    start: datetime
+    end: datetime
+    # None returns totals only.
+    granularity: Granularity | None = None
+    group_by: list[AnalyticsDimension] = Field(default_factory=list)
+    # Only this key's requests; set when a project key asks for its own analytics.
+    key_id: str | None = None
+    # IANA name for day boundaries; None uses the project's time zone.
+    timezone: str | None = None
+
+
+class Percentiles(BaseModel):
+    """Approximate percentiles in milliseconds; None without data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    p50: float | None
+    p90: float | None
+    p99: float | None
+
+
+class AnalyticsRow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Start of the hour or day, in the requested time zone; None for totals.
+    period: datetime | None = None
+    model: str | None = None
+    provider: str | None = None
+    key_id: str | None = None
+    requests: int
+    errors: int
+    error_rate: float
+    tokens: dict[str, int]
+    cost_usd: dict[str, Decimal]
+    latency_ms: Percentiles
+    ttft_ms: Percentiles
+
+
+class AnalyticsReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    timezone: str
+    totals: AnalyticsRow
+    rows: list[AnalyticsRow]

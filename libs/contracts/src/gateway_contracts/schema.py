@@ -18,7 +18,10 @@ EXPORTED: tuple[type[BaseModel], ...] = (
     ChatCompletionRequest,
     events.UsageEvent,
     events.SessionTurnsEvent,
+    events.BudgetThresholdEvent,
     records.CredentialRecord,
+    records.BudgetRecord,
+    records.LedgerRecord,
     records.ProviderStatus,
     records.CatalogEntry,
     records.ModelAlias,
@@ -36,6 +39,10 @@ EXPORTED: tuple[type[BaseModel], ...] = (
     rpc.PriceRef,
     rpc.AliasSet,
     rpc.AliasList,
+    rpc.AnalyticsRequest,
+    rpc.AnalyticsReport,
+    rpc.BudgetStatus,
+    rpc.ReconcileReport,
 )
 
 

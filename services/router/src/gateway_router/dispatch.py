@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -19,11 +19,14 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from gateway_contracts import (
+    COST_PARTS,
     DONE_FRAME,
     HEARTBEAT_FRAME,
     CatalogEntry,
+    CostBreakdown,
     DispatchMeta,
     FrameKind,
+    Price,
     RequestStatus,
     SessionTurn,
     SessionTurnsEvent,
@@ -35,13 +38,14 @@ from gateway_contracts import (
     encode_error_frame,
     encode_frame,
     event_id,
+    price_usage,
 )
 from gateway_contracts.kv import BucketMirror
+from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
 from gateway_router.accumulator import ReplyAccumulator
 from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
 from gateway_router.adapters.base import CallContext
 from gateway_router.errors import InternalFault, RequestRejected, RouterError, UpstreamFailed
-from gateway_router.pricing import price_usage
 from gateway_router.providers import ProviderRoute, custom_route
 from gateway_router.publisher import EventPublisher
 from gateway_router.sse import data_lines
@@ -80,6 +84,8 @@ class Outcome:
     route: ProviderRoute | None = None
     upstream_model: str | None = None
     usage: TokenUsage | None = None
+    # The cost of `usage`, once the provider reported it.
+    cost: CostBreakdown | None = None
     body: dict[str, Any] | None = None
     reply: ReplyAccumulator = field(default_factory=ReplyAccumulator)
     message: dict[str, Any] | None = None
@@ -201,7 +207,8 @@ class Dispatcher:
         outcome.usage = parsed.usage
         outcome.upstream_model = parsed.upstream_model
         outcome.message = parsed.message
-        await self._send(job, encode_frame(FrameKind.RESPONSE, parsed.body))
+        cost = self._price(job, outcome)
+        await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
 
     async def _stream(
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
@@ -220,14 +227,16 @@ class Dispatcher:
                 raise adapter.classify_error(502, data, response.headers, context)
 
             async for piece in adapter.parse_stream(data_lines(response.content), context):
+                payload = piece.payload
                 if piece.usage is not None:
                     outcome.usage = piece.usage
                     if not piece.chunk.get("choices") and not include_usage:
                         continue
+                    payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
                 outcome.reply.add(piece.chunk)
                 if outcome.first_token_at is None and outcome.reply.has_output:
                     outcome.first_token_at = time.time()
-                await self._send(job, encode_frame(FrameKind.CHUNK, piece.payload))
+                await self._send(job, encode_frame(FrameKind.CHUNK, payload))
         outcome.message = outcome.reply.message()
         await self._send(job, DONE_FRAME)
 
@@ -291,13 +300,25 @@ class Dispatcher:
         except Exception:
             logger.error("Could not publish the events of request %s", job.meta["request_id"], exc_info=True)
 
+    def _price(self, job: Job, outcome: Outcome) -> CostBreakdown:
+        """Price the provider's usage with the price in force on the request's UTC day, once."""
+        assert outcome.usage is not None
+        if outcome.usage.input_images == 0 and outcome.body is not None:
+            images = count_images(outcome.body.get("messages", []))
+            if images:
+                outcome.usage = outcome.usage.model_copy(update={"input_images": images})
+        outcome.cost = price_usage(outcome.usage, _price_at(outcome.entry, job.meta["received_at"]))
+        return outcome.cost
+
     def _usage_event(self, job: Job, outcome: Outcome) -> UsageEvent:
         meta = job.meta
         finished = time.time()
-        usage = outcome.usage or _estimate_usage(outcome)
-        price = (
-            outcome.entry.price_at(datetime.fromtimestamp(meta["received_at"], UTC).date()) if outcome.entry else None
-        )
+        if outcome.usage is not None:
+            usage = outcome.usage
+            cost = outcome.cost or self._price(job, outcome)
+        else:
+            usage = _estimate_usage(outcome)
+            cost = price_usage(usage, _price_at(outcome.entry, meta["received_at"]), estimated=True)
         ttft = None
         if outcome.first_token_at is not None:
             ttft = max((outcome.first_token_at - meta["received_at"]) * 1000, 0.0)
@@ -315,11 +336,13 @@ class Dispatcher:
             emulated=bool(outcome.route and outcome.route.emulated),
             session_id=meta.get("session_id"),
             usage=usage,
-            cost=price_usage(usage, price),
+            cost=cost,
             started_at=datetime.fromtimestamp(meta["received_at"], UTC),
             finished_at=datetime.fromtimestamp(finished, UTC),
             latency_ms=max((finished - meta["received_at"]) * 1000, 0.0),
             ttft_ms=ttft,
+            reserved_project_usd=Decimal(meta.get("reserved_project_usd", "0")),
+            reserved_key_usd=Decimal(meta.get("reserved_key_usd", "0")),
         )
 
     def _session_event(self, job: Job, outcome: Outcome) -> SessionTurnsEvent | None:
@@ -369,16 +392,59 @@ def _log_failure(job: Job, outcome: Outcome, error: RouterError) -> None:
 
 
 def _estimate_usage(outcome: Outcome) -> TokenUsage:
-    """Estimate tokens at four characters each when the upstream reported no usage.
+    """Count the tokens of a request whose provider reported no usage.
 
-    This happens when a stream is cancelled or fails before its usage chunk.
-    A request that failed before the upstream sent anything is not charged.
+    This happens when a stream is cancelled or fails before its usage chunk:
+    the prompt and what was streamed so far are counted with the model's
+    tokenizer where one ships, estimated otherwise. A request that failed
+    before the upstream sent anything is not charged.
     """
-    if outcome.route is None or outcome.body is None:
+    if outcome.route is None or outcome.body is None or outcome.entry is None:
         return TokenUsage()
     if outcome.status == "error" and outcome.reply.chunks == 0:
         return TokenUsage()
-    prompt_text = orjson.dumps(outcome.body.get("messages", []))
-    prompt = math.ceil(len(prompt_text) / 4)
-    completion = math.ceil(len(outcome.reply.output_text()) / 4)
-    return TokenUsage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+    encoding = encoding_name(outcome.entry.provider, outcome.entry.upstream_name)
+    messages = outcome.body.get("messages", [])
+    prompt = count_prompt(messages, outcome.body.get("tools"), encoding).tokens
+    completion = count_text(outcome.reply.output_text(), encoding).tokens if outcome.reply.has_output else 0
+    return TokenUsage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        input_images=count_images(messages),
+    )
+
+
+def _price_at(entry: CatalogEntry | None, received_at: float) -> Price | None:
+    return entry.price_at(datetime.fromtimestamp(received_at, UTC).date()) if entry else None
+
+
+def cost_json(cost: CostBreakdown) -> dict[str, Any]:
+    """The cost as the response's `usage.cost`: every amount an exact decimal string."""
+    document: dict[str, Any] = {"currency": cost.currency}
+    for part in (*COST_PARTS, "total"):
+        # Fixed-point text: `1E-7` is exact too, but not every client parses it.
+        document[part] = format(getattr(cost, part), "f")
+    if cost.estimated:
+        document["estimated"] = True
+    if cost.incomplete:
+        document["incomplete"] = True
+    return document
+
+
+def body_with_cost(data: bytes, cost: CostBreakdown) -> bytes:
+    """Add `usage.cost` to a `chat.completion` body; a body without `usage` is returned as it is."""
+    completion = orjson.loads(data)
+    usage = completion.get("usage") if isinstance(completion, dict) else None
+    if not isinstance(usage, dict):
+        return data
+    usage["cost"] = cost_json(cost)
+    return orjson.dumps(completion)
+
+
+def chunk_with_cost(chunk: dict[str, Any], cost: CostBreakdown) -> bytes:
+    """Serialize the stream's usage chunk with `usage.cost` added."""
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        usage["cost"] = cost_json(cost)
+    return orjson.dumps(chunk)
