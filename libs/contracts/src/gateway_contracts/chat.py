@@ -30,7 +30,7 @@ Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 # Identifiers that a client chooses and that end up in subjects, keys and logs.
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
-GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id"})
+GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id", "dry_run"})
 
 
 class _Part(BaseModel):
@@ -188,6 +188,8 @@ class ChatCompletionRequest(BaseModel):
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     session_id: ClientId | None = None
+    # Return the token count, cost range and budget verdict without calling the model.
+    dry_run: bool = False
 
     @field_validator("stream", mode="before")
     @classmethod

@@ -9,13 +9,16 @@ import asyncpg
 from nats.js.kv import KeyValue
 
 from gateway_accounting import credentials
+from gateway_accounting.budgets import BudgetPublisher
 from gateway_contracts import ErrorCode
 from gateway_contracts.rpc import (
+    BudgetStatus,
     KeyCreate,
     KeyCreated,
     KeyInfo,
     KeyList,
     KeyRef,
+    KeyUpdate,
     Project,
     ProjectCreate,
     ProjectList,
@@ -28,7 +31,9 @@ from gateway_contracts.rpc_nats import RpcRejected
 
 logger = logging.getLogger("gateway_accounting.admin")
 
-_PROJECT_COLUMNS = "id, name, timezone, daily_budget_usd, disabled, created_at"
+_PROJECT_COLUMNS = "id, name, timezone, daily_budget_usd, budget_alert_threshold, disabled, created_at"
+# Project fields whose change alters the budget record that the edges read.
+_BUDGET_FIELDS = frozenset({"daily_budget_usd", "timezone", "budget_alert_threshold"})
 _KEY_COLUMNS = "id, project_id, name, secret_prefix AS prefix, daily_budget_usd, created_at, revoked_at"
 
 
@@ -48,25 +53,29 @@ def _check_timezone(name: str) -> None:
 
 
 class Admin:
-    def __init__(self, pool: asyncpg.Pool, auth_bucket: KeyValue) -> None:
+    def __init__(self, pool: asyncpg.Pool, auth_bucket: KeyValue, budgets: BudgetPublisher) -> None:
         self._pool = pool
         self._bucket = auth_bucket
+        self._budgets = budgets
 
     async def create_project(self, request: ProjectCreate) -> Project:
         _check_timezone(request.timezone)
         try:
             row = await self._pool.fetchrow(
                 f"""
-                INSERT INTO accounting.projects (id, name, timezone, daily_budget_usd)
-                VALUES ($1, $2, $3, $4) RETURNING {_PROJECT_COLUMNS}
+                INSERT INTO accounting.projects (id, name, timezone, daily_budget_usd, budget_alert_threshold)
+                VALUES ($1, $2, $3, $4, $5) RETURNING {_PROJECT_COLUMNS}
                 """,
                 credentials.new_id("proj"),
                 request.name,
                 request.timezone,
                 request.daily_budget_usd,
+                request.budget_alert_threshold,
             )
         except asyncpg.UniqueViolationError:
             raise _rejected("conflict", f"A project named `{request.name}` already exists.", param="name") from None
+        if request.daily_budget_usd is not None:
+            await self._budgets.publish([row["id"]])
         logger.info("Created project %s", row["id"])
         return Project.model_validate(dict(row))
 
@@ -90,7 +99,7 @@ class Admin:
                     "invalid_request", "`timezone` cannot be null; use `UTC` for the default.", param="timezone"
                 )
             _check_timezone(changes["timezone"])
-        for field in ("name", "disabled"):
+        for field in ("name", "disabled", "budget_alert_threshold"):
             if field in changes and changes[field] is None:
                 raise _rejected("invalid_request", f"`{field}` cannot be null.", param=field)
         if not changes:
@@ -112,6 +121,8 @@ class Admin:
         if "disabled" in changes:
             # Keys of a disabled project leave the auth bucket, and come back when it is enabled.
             await credentials.sync_bucket(self._pool, self._bucket)
+        if _BUDGET_FIELDS & changes.keys():
+            await self._budgets.publish([request.project_id], remove_uncapped=True)
         logger.info("Updated project %s: %s", request.project_id, ", ".join(changes))
         return Project.model_validate(dict(row))
 
@@ -128,6 +139,9 @@ class Admin:
             row = await connection.fetchrow(
                 f"SELECT {_KEY_COLUMNS} FROM accounting.credentials WHERE id = $1", issued.id
             )
+        if request.daily_budget_usd is not None:
+            # Before the credential, so that the key's first request already meets its cap.
+            await self._budgets.publish([request.project_id])
         if not project["disabled"]:
             await credentials.publish(self._bucket, credentials.secret_digest(issued.secret), issued.record)
         logger.info("Created key %s in project %s", issued.id, request.project_id)
@@ -156,13 +170,58 @@ class Admin:
             request.project_id,
         )
         if row is None:
-            raise _rejected("not_found", f"No key `{request.key_id}` in project `{request.project_id}`.")
+            raise _key_not_found(request.project_id, request.key_id)
         await self._bucket.delete(row["secret_sha256"])
+        if row["daily_budget_usd"] is not None:
+            await self._budgets.publish([request.project_id], remove_uncapped=True)
         logger.info("Revoked key %s of project %s", request.key_id, request.project_id)
         fields = dict(row)
         fields.pop("secret_sha256")
         return KeyInfo.model_validate(fields)
 
+    async def update_key(self, request: KeyUpdate) -> KeyInfo:
+        """Rename a key or change its cap; `daily_budget_usd: null` removes the cap."""
+        changes = request.model_dump(exclude_unset=True, exclude={"project_id", "key_id"})
+        if not changes:
+            return await self._key(request.project_id, request.key_id)
+        assignments = ", ".join(f"{column} = ${index}" for index, column in enumerate(changes, start=3))
+        row = await self._pool.fetchrow(
+            f"""
+            UPDATE accounting.credentials SET {assignments}
+            WHERE id = $1 AND project_id = $2 AND kind = 'api_key'
+            RETURNING {_KEY_COLUMNS}
+            """,
+            request.key_id,
+            request.project_id,
+            *changes.values(),
+        )
+        if row is None:
+            raise _key_not_found(request.project_id, request.key_id)
+        if "daily_budget_usd" in changes:
+            await self._budgets.publish([request.project_id], remove_uncapped=True)
+        logger.info("Updated key %s of project %s: %s", request.key_id, request.project_id, ", ".join(changes))
+        return KeyInfo.model_validate(dict(row))
+
+    async def budget_status(self, request: ProjectRef) -> BudgetStatus:
+        status = await self._budgets.status(request.project_id)
+        if status is None:
+            raise _project_not_found(request.project_id)
+        return status
+
+    async def _key(self, project_id: str, key_id: str) -> KeyInfo:
+        row = await self._pool.fetchrow(
+            f"SELECT {_KEY_COLUMNS} FROM accounting.credentials WHERE id = $1 AND project_id = $2 AND kind = 'api_key'",
+            key_id,
+            project_id,
+        )
+        if row is None:
+            raise _key_not_found(project_id, key_id)
+        return KeyInfo.model_validate(dict(row))
+
 
 def _project_not_found(project_id: str) -> RpcRejected:
     return _rejected("not_found", f"No project with id `{project_id}`.")
+
+
+def _key_not_found(project_id: str, key_id: str) -> RpcRejected:
+    return _rejected("not_found", f"No key `{key_id}` in project `{project_id}`.")

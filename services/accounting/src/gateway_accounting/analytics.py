@@ -1,7 +1,10 @@
 """Usage analytics in ClickHouse: in process with chdb, or a server through clickhouse-connect.
 
 Both stores take the same SQL and the same JSONEachRow rows, so the schema
-and every query are written once.
+and every query are written once. Rows are inserted in blocks that carry a
+deduplication token: ClickHouse drops a block it already stored under the
+same token, in the events table and in each rollup, so a block retried after
+a crash is counted once even when the crash fell between the two.
 """
 
 from __future__ import annotations
@@ -16,15 +19,20 @@ from typing import Any, Protocol
 
 import orjson
 
-from gateway_contracts import UsageEvent
+from gateway_contracts import COST_PARTS, UsageEvent
 
 USAGE_TABLE = "gateway.usage_events"
+HOURLY_TABLE = "gateway.usage_hourly"
+
+# Applied to every insert: the token names the block, and the rollups fed by
+# materialized views check their own blocks against it too.
+_DEDUPLICATION_SETTING = "deduplicate_blocks_in_dependent_materialized_views"
 
 
 class AnalyticsStore(Protocol):
     async def apply_schema(self) -> None: ...
 
-    async def insert_json_rows(self, table: str, rows: bytes) -> None: ...
+    async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None: ...
 
     async def query_json(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]: ...
 
@@ -58,8 +66,13 @@ class ChdbStore:
         for statement in _schema_statements():
             await self._run(self._session.query, statement)
 
-    async def insert_json_rows(self, table: str, rows: bytes) -> None:
-        await self._run(self._session.query, f"INSERT INTO {table} FORMAT JSONEachRow\n{rows.decode()}")
+    async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None:
+        # The token is a hex string that accounting generates, never client input.
+        statement = (
+            f"INSERT INTO {table} SETTINGS insert_deduplication_token = '{token}', {_DEDUPLICATION_SETTING} = 1"
+            f" FORMAT JSONEachRow\n{rows.decode()}"
+        )
+        await self._run(self._session.query, statement)
 
     async def query_json(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         result = await self._run(lambda: self._session.query(sql, "JSON", params=parameters))
@@ -85,8 +98,9 @@ class ClickHouseServerStore:
         for statement in _schema_statements():
             await self._client.command(statement)
 
-    async def insert_json_rows(self, table: str, rows: bytes) -> None:
-        await self._client.raw_insert(table, insert_block=rows, fmt="JSONEachRow")
+    async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None:
+        settings = {"insert_deduplication_token": token, _DEDUPLICATION_SETTING: 1}
+        await self._client.raw_insert(table, insert_block=rows, settings=settings, fmt="JSONEachRow")
 
     async def query_json(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         data = await self._client.raw_query(sql, parameters=parameters, fmt="JSON")
@@ -136,13 +150,11 @@ def usage_rows(events: Sequence[UsageEvent]) -> bytes:
                     "reasoning_tokens": usage.reasoning_tokens,
                     "audio_input_tokens": usage.audio_input_tokens,
                     "audio_output_tokens": usage.audio_output_tokens,
-                    "cost_input": _decimal(cost.input),
-                    "cost_cached_input": _decimal(cost.cached_input),
-                    "cost_cache_write": _decimal(cost.cache_write),
-                    "cost_output": _decimal(cost.output),
-                    "cost_reasoning": _decimal(cost.reasoning),
-                    "cost_audio_input": _decimal(cost.audio_input),
-                    "cost_audio_output": _decimal(cost.audio_output),
+                    "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+                    "input_images": usage.input_images,
+                    "output_images": usage.output_images,
+                    **{f"cost_{part}": _decimal(getattr(cost, part)) for part in COST_PARTS},
+                    "cost_estimated": cost.estimated,
                     "cost_total": _decimal(cost.total),
                     "started_at": event.started_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
                     "finished_at": event.finished_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
@@ -156,17 +168,79 @@ def usage_rows(events: Sequence[UsageEvent]) -> bytes:
 
 USAGE_REPORT_SQL = f"""
 SELECT
-    toDate(started_at) AS day,
+    toDate(hour) AS day,
     model,
-    count() AS requests,
-    countIf(status = 'error') AS errors,
+    sum(requests) AS requests,
+    sum(errors) AS errors,
     sum(prompt_tokens) AS prompt_tokens,
     sum(completion_tokens) AS completion_tokens,
     sum(total_tokens) AS total_tokens,
     toString(sum(cost_total)) AS cost_usd
-FROM {USAGE_TABLE} FINAL
+FROM {HOURLY_TABLE}
 WHERE project_id = {{project_id:String}}
-  AND toDate(started_at) BETWEEN {{start:Date}} AND {{end:Date}}
+  AND hour >= toDateTime({{start:Date}}, 'UTC') AND hour < toDateTime({{end:Date}} + 1, 'UTC')
 GROUP BY day, model
 ORDER BY day, model
+"""
+
+TOKEN_KINDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cached_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "audio_input_tokens",
+    "audio_output_tokens",
+    "input_images",
+    "output_images",
+)
+# Rollup columns by the name the API groups by; only these names reach the SQL text.
+DIMENSIONS = {"model": "model", "provider": "provider", "key": "key_id"}
+
+
+def analytics_sql(period: str | None, dimensions: list[str], by_key: bool) -> str:
+    """Build the rollup query for a period (`hour`, `day` or None for totals) and dimensions.
+
+    Every value comes in as a query parameter; the SQL text varies only by
+    the fixed period expressions and the column names in `DIMENSIONS`.
+    """
+    columns = [DIMENSIONS[name] for name in dimensions]
+    select = []
+    if period == "hour":
+        select.append("toUnixTimestamp(hour) AS period")
+    elif period == "day":
+        select.append("toUnixTimestamp(toStartOfDay(hour, {timezone:String})) AS period")
+    select.extend(columns)
+    select.append("sum(requests) AS requests")
+    select.append("sum(errors) AS errors")
+    select.extend(f"sum({kind}) AS {kind}" for kind in TOKEN_KINDS)
+    select.extend(f"toString(sum(cost_{part})) AS cost_{part}" for part in (*COST_PARTS, "total"))
+    select.append("quantilesTDigestMerge(0.5, 0.9, 0.99)(latency_ms) AS latency_ms")
+    select.append("quantilesTDigestMerge(0.5, 0.9, 0.99)(ttft_ms) AS ttft_ms")
+
+    where = "project_id = {project_id:String} AND hour >= {start:DateTime} AND hour < {end:DateTime}"
+    if by_key:
+        where += " AND key_id = {key_id:String}"
+    groups = (["period"] if period else []) + columns
+    sql = f"SELECT {', '.join(select)} FROM {HOURLY_TABLE} WHERE {where}"
+    if groups:
+        sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(groups)}"
+    return sql
+
+
+# Per UTC day of a project: the events table counted without FINAL (so any
+# duplicate would show) and the rollup the analytics read.
+RECONCILE_EVENTS_SQL = f"""
+SELECT toDate(started_at) AS day, count() AS requests, toString(sum(cost_total)) AS cost_usd
+FROM {USAGE_TABLE}
+WHERE project_id = {{project_id:String}} AND toDate(started_at) BETWEEN {{start:Date}} AND {{end:Date}}
+GROUP BY day ORDER BY day
+"""
+RECONCILE_ROLLUP_SQL = f"""
+SELECT toDate(hour) AS day, sum(requests) AS requests, toString(sum(cost_total)) AS cost_usd
+FROM {HOURLY_TABLE}
+WHERE project_id = {{project_id:String}}
+  AND hour >= toDateTime({{start:Date}}, 'UTC') AND hour < toDateTime({{end:Date}} + 1, 'UTC')
+GROUP BY day ORDER BY day
 """

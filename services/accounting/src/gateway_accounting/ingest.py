@@ -1,10 +1,13 @@
-"""The durable consumer of usage events: batches into ClickHouse and PostgreSQL.
+"""The durable consumer of usage events: batches into PostgreSQL, then ClickHouse through an outbox.
 
-Ack policy: explicit, after both stores have the batch. A crash before the
-ack redelivers the batch; PostgreSQL ignores request ids it has (primary
-key) and ClickHouse folds duplicates (ReplacingMergeTree on the request id),
-so every request is counted exactly once. A message that does not validate
-as a `UsageEvent` can never succeed and is terminated, with a log line.
+Ack policy: explicit, after PostgreSQL committed the batch. One transaction
+inserts the usage records (a request id already present adds nothing), adds
+the new ones to the daily totals, and stores their ClickHouse rows as one
+outbox block; the block then goes to ClickHouse under its own deduplication
+token. A crash before the commit redelivers the batch, a crash after it
+leaves the block in the outbox for the next flush, so every request is
+counted exactly once in both stores. A message that does not validate as a
+`UsageEvent` can never succeed and is terminated, with a log line.
 """
 
 from __future__ import annotations
@@ -19,8 +22,10 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
-from gateway_accounting.analytics import USAGE_TABLE, AnalyticsStore, usage_rows
-from gateway_accounting.spend import record_spend
+from gateway_accounting.analytics import usage_rows
+from gateway_accounting.budgets import BudgetPublisher
+from gateway_accounting.outbox import AnalyticsOutbox
+from gateway_accounting.spend import RecordedBatch, record_spend
 from gateway_contracts import UsageEvent, bus
 
 logger = logging.getLogger("gateway_accounting.ingest")
@@ -38,18 +43,22 @@ class UsageIngestor:
         self,
         js: JetStreamContext,
         pool: asyncpg.Pool,
-        store: AnalyticsStore,
+        outbox: AnalyticsOutbox,
+        budgets: BudgetPublisher,
         max_events: int,
         max_wait: float,
     ) -> None:
         self._js = js
         self._pool = pool
-        self._store = store
+        self._outbox = outbox
+        self._budgets = budgets
         self._max_events = max_events
         self._max_wait = max_wait
         self._stopping = asyncio.Event()
         self.batches_written = 0
         self.events_written = 0
+        # Set while the outbox holds blocks that ClickHouse has not taken yet.
+        self._outbox_behind = False
 
     async def run(self) -> None:
         subscription = await self._js.pull_subscribe(
@@ -64,6 +73,8 @@ class UsageIngestor:
             ),
         )
         logger.info("Consuming %s as %s", bus.USAGE_EVENT_SUBJECT, bus.ACCOUNTING_USAGE_CONSUMER)
+        # Blocks that a previous run committed but did not deliver.
+        await self._flush_outbox()
         try:
             while not self._stopping.is_set():
                 batch = await self._collect(subscription)
@@ -93,6 +104,8 @@ class UsageIngestor:
             except TimeoutError:
                 if batch:
                     break
+                if self._outbox_behind:
+                    await self._flush_outbox()
                 continue
             if first_at is None:
                 first_at = time.monotonic()
@@ -104,9 +117,10 @@ class UsageIngestor:
         for message in poison:
             await message.term()
 
+        recorded = RecordedBatch(new=[], outbox_token=None)
         while events:
             try:
-                await self._write(events)
+                recorded = await self._write(events)
                 break
             except (OSError, asyncpg.PostgresError, RuntimeError):
                 logger.error(
@@ -124,14 +138,37 @@ class UsageIngestor:
         self.batches_written += 1
         self.events_written += len(events)
 
-    async def _write(self, events: list[tuple[Msg, UsageEvent]]) -> None:
+        if recorded.outbox_token is not None:
+            await self._flush_outbox()
+            await self._publish_budgets({event.project_id for event in recorded.new})
+
+    async def _write(self, events: list[tuple[Msg, UsageEvent]]) -> RecordedBatch:
         started = time.perf_counter()
         usage = [event for _message, event in events]
-        # ClickHouse first: if PostgreSQL then fails, the retry writes the
-        # same rows to ClickHouse again and they fold into one.
-        await self._store.insert_json_rows(USAGE_TABLE, usage_rows(usage))
-        await record_spend(self._pool, usage)
-        logger.debug("Stored %d usage events in %.1f ms", len(usage), (time.perf_counter() - started) * 1000)
+        recorded = await record_spend(self._pool, usage, usage_rows)
+        logger.debug(
+            "Recorded %d usage events (%d new) in %.1f ms",
+            len(usage),
+            len(recorded.new),
+            (time.perf_counter() - started) * 1000,
+        )
+        return recorded
+
+    async def _flush_outbox(self) -> None:
+        try:
+            self._outbox_behind = await self._outbox.flush() > 0
+        except (OSError, asyncpg.PostgresError):
+            self._outbox_behind = True
+            logger.error("Flushing the analytics outbox failed; will retry after the next batch", exc_info=True)
+
+    async def _publish_budgets(self, project_ids: set[str]) -> None:
+        """Tell the edges the new spend of capped projects, and raise their threshold events."""
+        try:
+            records = await self._budgets.publish(project_ids)
+            await self._budgets.check_thresholds(records)
+        except Exception:
+            # The edges keep the older record, which only makes them more cautious.
+            logger.error("Publishing the budgets of %d projects failed", len(project_ids), exc_info=True)
 
 
 def _decode(batch: list[Msg]) -> tuple[list[tuple[Msg, UsageEvent]], list[Msg], list[Msg]]:

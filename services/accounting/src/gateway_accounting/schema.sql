@@ -56,3 +56,49 @@ CREATE TABLE IF NOT EXISTS accounting.daily_spend (
     cost_usd          numeric NOT NULL,
     PRIMARY KEY (project_id, day, model)
 );
+
+-- Budgets. Columns added after the first release are added here, so that
+-- the file brings an older database up to date.
+ALTER TABLE accounting.projects
+    ADD COLUMN IF NOT EXISTS budget_alert_threshold numeric NOT NULL DEFAULT 0.8;
+
+-- The worst-case cost the edge reserved for the request, per budget; the
+-- daily sums tell the edges how much of their reservations has settled.
+ALTER TABLE accounting.usage_records
+    ADD COLUMN IF NOT EXISTS reserved_project_usd numeric NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS reserved_key_usd numeric NOT NULL DEFAULT 0;
+ALTER TABLE accounting.daily_spend
+    ADD COLUMN IF NOT EXISTS reserved_usd numeric NOT NULL DEFAULT 0;
+
+-- Spend per API key and day (in its project's time zone), for key caps.
+CREATE TABLE IF NOT EXISTS accounting.key_daily_spend (
+    key_id       text NOT NULL,
+    day          date NOT NULL,
+    project_id   text NOT NULL,
+    requests     bigint NOT NULL,
+    cost_usd     numeric NOT NULL,
+    reserved_usd numeric NOT NULL,
+    PRIMARY KEY (key_id, day)
+);
+
+-- Usage rows recorded here and not yet confirmed in ClickHouse, one row per
+-- ingested batch. A block is inserted into ClickHouse with its token as the
+-- deduplication token, so retrying a block after a crash adds nothing twice.
+CREATE TABLE IF NOT EXISTS accounting.analytics_outbox (
+    token      text PRIMARY KEY,
+    events     integer NOT NULL,
+    -- JSONEachRow lines for gateway.usage_events.
+    rows       bytea NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One budget threshold event per project and budget day.
+CREATE TABLE IF NOT EXISTS accounting.budget_alerts (
+    project_id text NOT NULL,
+    day        date NOT NULL,
+    threshold  numeric NOT NULL,
+    cap_usd    numeric NOT NULL,
+    spent_usd  numeric NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (project_id, day)
+);

@@ -11,19 +11,24 @@ from gateway_accounting import credentials, database
 from gateway_accounting.admin import Admin
 from gateway_accounting.analytics import open_store
 from gateway_accounting.bootstrap import bootstrap
+from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.ingest import UsageIngestor
-from gateway_accounting.reports import usage_report
+from gateway_accounting.outbox import AnalyticsOutbox
+from gateway_accounting.reports import analytics, reconcile, usage_report
 from gateway_accounting.settings import AccountingSettings
 from gateway_contracts import bus
 from gateway_contracts.kv import ensure_bucket, ensure_stream
 from gateway_contracts.rpc import (
+    AnalyticsRequest,
     BootstrapRequest,
     KeyCreate,
     KeyRef,
+    KeyUpdate,
     ProjectCreate,
     ProjectListRequest,
     ProjectRef,
     ProjectUpdate,
+    ReconcileRequest,
     UsageReportRequest,
 )
 from gateway_contracts.rpc_nats import respond
@@ -42,16 +47,30 @@ async def serve(stop: asyncio.Event) -> None:
     nc = await nats.connect(settings.nats_url, name="gateway-accounting", max_reconnect_attempts=-1)
     js = nc.jetstream()
     await ensure_stream(js, bus.USAGE_STREAM)
+    await ensure_stream(js, bus.BUDGET_STREAM)
     auth_bucket = await ensure_bucket(js, bus.AUTH_BUCKET)
     await credentials.sync_bucket(pool, auth_bucket)
+    budgets = BudgetPublisher(
+        pool, js, await ensure_bucket(js, bus.BUDGET_BUCKET), await ensure_bucket(js, bus.LEDGER_BUCKET)
+    )
+    await budgets.publish_all()
 
-    ingestor = UsageIngestor(js, pool, store, settings.batch_max_events, settings.batch_max_wait_seconds)
+    outbox = AnalyticsOutbox(pool, store)
+    ingestor = UsageIngestor(js, pool, outbox, budgets, settings.batch_max_events, settings.batch_max_wait_seconds)
     ingest_task = asyncio.create_task(ingestor.run(), name="usage-ingest")
 
-    admin = Admin(pool, auth_bucket)
+    admin = Admin(pool, auth_bucket, budgets)
     calls = [
         (bus.ACCOUNTING_BOOTSTRAP, BootstrapRequest, lambda request: bootstrap(pool, auth_bucket, request)),
         (bus.ACCOUNTING_USAGE_REPORT, UsageReportRequest, lambda request: usage_report(store, request)),
+        (bus.ACCOUNTING_ANALYTICS, AnalyticsRequest, lambda request: analytics(store, pool, request)),
+        (
+            bus.ADMIN_PROJECT_RECONCILE,
+            ReconcileRequest,
+            lambda request: reconcile(store, pool, outbox, request),
+        ),
+        (bus.ADMIN_PROJECT_BUDGET, ProjectRef, admin.budget_status),
+        (bus.ADMIN_KEY_UPDATE, KeyUpdate, admin.update_key),
         (bus.ADMIN_PROJECT_CREATE, ProjectCreate, admin.create_project),
         (bus.ADMIN_PROJECT_LIST, ProjectListRequest, admin.list_projects),
         (bus.ADMIN_PROJECT_GET, ProjectRef, admin.get_project),

@@ -6,30 +6,37 @@ keys; changes reach every edge through the auth KV bucket.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse
 
 from gateway_contracts import bus
 from gateway_contracts.rpc import (
+    AlertThreshold,
+    BudgetStatus,
     DisplayName,
     KeyCreate,
     KeyCreated,
     KeyInfo,
     KeyList,
     KeyRef,
+    KeyUpdate,
     Project,
     ProjectCreate,
     ProjectList,
     ProjectListRequest,
     ProjectRef,
     ProjectUpdate,
+    ReconcileReport,
+    ReconcileRequest,
 )
 from gateway_edge.admin_http import admin_state as _state
 from gateway_edge.admin_http import json_body as _json_body
 from gateway_edge.admin_http import json_response as _json
+from gateway_edge.analytics import END, GRANULARITY, GROUP_BY, START, TIMEZONE, analytics_request, analytics_response
 from gateway_edge.calls import call_service
 
 router = APIRouter(prefix="/admin", tags=["admin"])
@@ -42,6 +49,7 @@ class ProjectPatch(BaseModel):
     daily_budget_usd: Decimal | None = Field(default=None, ge=0)
     timezone: str | None = None
     disabled: bool | None = None
+    budget_alert_threshold: AlertThreshold | None = None
 
 
 class KeyRequest(BaseModel):
@@ -108,3 +116,54 @@ async def revoke_key(project_id: str, key_id: str, request: Request) -> JSONResp
         state, "accounting", bus.ADMIN_KEY_REVOKE, KeyRef(project_id=project_id, key_id=key_id), KeyInfo
     )
     return _json(key)
+
+
+@router.patch("/projects/{project_id}/keys/{key_id}", summary="Rename an API key or change its daily cap")
+async def update_key(project_id: str, key_id: str, request: Request) -> JSONResponse:
+    state = _state(request)
+    patch: KeyRequest = await _json_body(request, KeyRequest)
+    update = KeyUpdate(project_id=project_id, key_id=key_id, **patch.model_dump(exclude_unset=True))
+    key = await call_service(state, "accounting", bus.ADMIN_KEY_UPDATE, update, KeyInfo)
+    return _json(key)
+
+
+@router.get("/projects/{project_id}/budget", summary="Today's budget of a project and its capped keys")
+async def get_budget(project_id: str, request: Request) -> JSONResponse:
+    state = _state(request)
+    status = await call_service(
+        state, "accounting", bus.ADMIN_PROJECT_BUDGET, ProjectRef(project_id=project_id), BudgetStatus
+    )
+    return _json(status)
+
+
+@router.get("/projects/{project_id}/analytics", summary="Analytics of a project")
+async def get_project_analytics(
+    project_id: str,
+    request: Request,
+    start: str | None = START,
+    end: str | None = END,
+    granularity: str | None = GRANULARITY,
+    group_by: str | None = GROUP_BY,
+    timezone: str | None = TIMEZONE,
+) -> JSONResponse:
+    state = _state(request)
+    query = analytics_request(project_id, start, end, granularity, group_by, timezone)
+    return await analytics_response(state, query)
+
+
+@router.get(
+    "/projects/{project_id}/reconcile",
+    summary="Compare a project's requests and spend in PostgreSQL and ClickHouse, per UTC day",
+)
+async def reconcile(
+    project_id: str,
+    request: Request,
+    start: date | None = Query(default=None, description="First UTC day, inclusive (default: 6 days before `end`)"),
+    end: date | None = Query(default=None, description="Last UTC day, inclusive (default: today)"),
+) -> JSONResponse:
+    state = _state(request)
+    end = end or datetime.now(UTC).date()
+    start = start or end - timedelta(days=6)
+    query = ReconcileRequest(project_id=project_id, start=start, end=end)
+    report = await call_service(state, "accounting", bus.ADMIN_PROJECT_RECONCILE, query, ReconcileReport)
+    return _json(report)

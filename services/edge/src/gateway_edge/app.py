@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 import nats
 from fastapi import FastAPI
 
-from gateway_contracts import CatalogEntry, CredentialRecord, ModelAlias, ProviderStatus, bus
+from gateway_contracts import BudgetRecord, CatalogEntry, CredentialRecord, ModelAlias, ProviderStatus, bus
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store
-from gateway_edge import admin, admin_catalog, chat, health, models, usage
+from gateway_edge import admin, admin_catalog, analytics, chat, health, models, usage
 from gateway_edge.auth import Authenticator
+from gateway_edge.budgets import BudgetGate
 from gateway_edge.catalog import ModelDirectory
 from gateway_edge.errors import install_handlers
 from gateway_edge.router_client import RouterClient
@@ -44,7 +45,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     install_handlers(app)
-    for module in (chat, models, usage, admin, admin_catalog, health):
+    for module in (chat, models, usage, analytics, admin, admin_catalog, health):
         app.include_router(module.router)
     return app
 
@@ -59,9 +60,11 @@ async def _start(settings: EdgeSettings) -> EdgeState:
     catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
     aliases = BucketMirror(await ensure_bucket(js, bus.ALIAS_BUCKET), ModelAlias)
     providers = BucketMirror(await ensure_bucket(js, bus.PROVIDERS_BUCKET), ProviderStatus)
-    for mirror in (credentials, catalog, aliases, providers):
+    budget_records = BucketMirror(await ensure_bucket(js, bus.BUDGET_BUCKET), BudgetRecord)
+    for mirror in (credentials, catalog, aliases, providers, budget_records):
         await mirror.start()
     auth.attach(credentials)
+    budgets = BudgetGate(budget_records, await ensure_bucket(js, bus.LEDGER_BUCKET))
 
     router = RouterClient(nc, js, settings.router_idle_timeout_seconds, settings.max_buffered_bytes)
     await router.start()
@@ -74,12 +77,14 @@ async def _start(settings: EdgeSettings) -> EdgeState:
         aliases=aliases,
         providers=providers,
         models=ModelDirectory(catalog, aliases),
+        budget_records=budget_records,
+        budgets=budgets,
         router=router,
     )
 
 
 async def _stop(state: EdgeState) -> None:
     await state.router.stop()
-    for mirror in (state.credentials, state.catalog, state.aliases, state.providers):
+    for mirror in (state.credentials, state.catalog, state.aliases, state.providers, state.budget_records):
         await mirror.stop()
     await state.nc.drain()

@@ -23,6 +23,8 @@ from gateway_contracts import (
     describe_validation_error,
 )
 from gateway_contracts.rpc import HistoryReply, HistoryRequest
+from gateway_edge.admission import admit, dry_run
+from gateway_edge.budgets import Reservation
 from gateway_edge.calls import call_service
 from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
@@ -33,6 +35,9 @@ from gateway_edge.streaming import EventStreamResponse
 router = APIRouter()
 
 _SESSION_HEADER = "x-session-id"
+_DRY_RUN_HEADER = "x-gateway-dry-run"
+# The smallest remaining daily budget of the request's project and key, after its reservation.
+BUDGET_HEADER = "x-gateway-budget-remaining-usd"
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _REQUEST_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -67,10 +72,25 @@ async def chat_completions(request: Request) -> Response:
     session_id = _session_id(chat, request)
     if session_id is not None:
         body = await _prepend_history(state, credential, session_id, body, meta)
+    if chat.dry_run or request.headers.get(_DRY_RUN_HEADER, "").lower() in ("1", "true"):
+        report = await dry_run(state.budgets, credential, entry, chat, body, received_at)
+        return Response(orjson.dumps(report), media_type="application/json", headers={"x-request-id": request_id})
 
-    exchange = await state.router.dispatch(meta, body)
     headers = {"x-request-id": request_id}
-    first = await _first_frame(state.router, exchange, request.receive)
+    reservation = await admit(state.budgets, credential, entry, chat, body, received_at)
+    if reservation is not None:
+        meta["reserved_project_usd"] = format(reservation.project_usd, "f")
+        meta["reserved_key_usd"] = format(reservation.key_usd, "f")
+        headers[BUDGET_HEADER] = format(reservation.remaining_usd, "f")
+
+    exchange = await _dispatch(state, meta, body, reservation)
+    try:
+        first = await _first_frame(state.router, exchange, request.receive)
+    except EdgeError as error:
+        if reservation is not None and error.code == "router_unavailable" and error.status == 503:
+            # No router was subscribed, so nothing ran and no usage event will settle it.
+            await state.budgets.release(reservation)
+        raise
     if first is None:
         # The client went away before the reply started; nobody reads a response.
         return Response(status_code=499)
@@ -84,6 +104,15 @@ async def chat_completions(request: Request) -> Response:
     return EventStreamResponse(
         state.router, exchange, first, [(key.encode(), value.encode()) for key, value in headers.items()]
     )
+
+
+async def _dispatch(state: EdgeState, meta: DispatchMeta, body: bytes, reservation: Reservation | None) -> Exchange:
+    try:
+        return await state.router.dispatch(meta, body)
+    except BaseException:
+        if reservation is not None:
+            await asyncio.shield(state.budgets.release(reservation))
+        raise
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -10,6 +10,7 @@ translated to the same shape by the handlers that `install_handlers` adds.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
@@ -29,6 +30,7 @@ class EdgeError(Exception):
         param: str | None = None,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
+        budget: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -36,6 +38,8 @@ class EdgeError(Exception):
         self.param = param
         self.status = status or status_for(code)
         self.headers = dict(headers or {})
+        # The numbers of a `budget_exceeded` error, added to its body.
+        self.budget = budget
 
 
 def error_response(
@@ -45,9 +49,10 @@ def error_response(
     param: str | None = None,
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
+    budget: dict[str, Any] | None = None,
 ) -> Response:
     return Response(
-        orjson.dumps(error_body(code, message, param)),
+        orjson.dumps(error_body(code, message, param, budget)),
         status_code=status or status_for(code),
         media_type="application/json",
         headers=headers,
@@ -65,7 +70,14 @@ _HTTP_CODES: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed"
 def install_handlers(app: FastAPI) -> None:
     async def on_edge_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, EdgeError)
-        return error_response(error.code, error.message, param=error.param, status=error.status, headers=error.headers)
+        return error_response(
+            error.code,
+            error.message,
+            param=error.param,
+            status=error.status,
+            headers=error.headers,
+            budget=error.budget,
+        )
 
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
