@@ -115,7 +115,12 @@ def stack() -> Iterator[RunningStack]:
         emulator_port=free_port(),
         log_dir=root / "logs",
         log_format="json",
-        service_env={"GATEWAY_ROUTER_HEARTBEAT_SECONDS": "1", CUSTOM_MODEL_KEY_ENV: CUSTOM_MODEL_KEY},
+        service_env={
+            "GATEWAY_ROUTER_HEARTBEAT_SECONDS": "1",
+            CUSTOM_MODEL_KEY_ENV: CUSTOM_MODEL_KEY,
+            # Small usage batches, so that a test can kill accounting between two of them.
+            "GATEWAY_ACCOUNTING_BATCH_MAX": "200",
+        },
     )
     loop = LoopThread()
     local = LocalStack(config)

@@ -21,3 +21,9 @@ def test_reply_takes_the_rest_of_the_line() -> None:
 
 def test_malformed_values_are_ignored() -> None:
     assert parse_directives(["#emulate error=soon words=-1 unknown=3"]) == Directives()
+
+
+def test_usage_kinds_are_read() -> None:
+    directives = parse_directives(["#emulate cached=4 cache_write=2 audio_in=1 reasoning=3 audio_out=5"])
+
+    assert directives == Directives(cached=4, cache_write=2, audio_in=1, reasoning=3, audio_out=5)

@@ -56,5 +56,10 @@ def standing(cap: Decimal, day: DaySpend | None, reserved: Decimal) -> Standing:
     """
     spent = day.spent_usd if day is not None else _ZERO
     settled = day.settled_reserved_usd if day is not None else _ZERO
-    in_flight = max(reserved - settled, _ZERO)
-    return Standing(cap=cap, spent=spent, in_flight=in_flight, remaining=cap - spent - in_flight)
+    in_flight = _plain(max(reserved - settled, _ZERO))
+    return Standing(cap=cap, spent=spent, in_flight=in_flight, remaining=_plain(cap - spent - in_flight))
+
+
+def _plain(amount: Decimal) -> Decimal:
+    # A difference that comes out zero keeps its exponent (`0E-7`); show it as `0`.
+    return amount if amount else _ZERO

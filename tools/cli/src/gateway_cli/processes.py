@@ -83,6 +83,13 @@ class ChildProcess:
         if self._pump is not None:
             await asyncio.wait([self._pump], timeout=1)
 
+    async def kill(self) -> None:
+        """Kill the child with SIGKILL, as a crash would, and wait until it is gone."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.kill()
+        await self.process.wait()
+
     def tail(self, lines: int = 40) -> str:
         """The end of the child's log file, for error reports."""
         if self._log_path is None or not self._log_path.exists():

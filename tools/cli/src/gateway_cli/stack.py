@@ -45,6 +45,8 @@ logger = logging.getLogger("gateway_cli.stack")
 API_KEY_FILE = "dev-api-key"
 # Crashes of one service within a minute that `supervise` restarts it after.
 _MAX_RESTARTS = 5
+# Children that every stack starts; any other child is a replica that a test added.
+_PARTS = frozenset({"nats", "emulator", *SERVICES})
 ADMIN_TOKEN_FILE = "admin-token"
 
 
@@ -144,7 +146,8 @@ class LocalStack:
 
     async def stop(self) -> None:
         """Stop the services before what they depend on, each within its own deadline."""
-        order = ["edge", "router", "sessions", "accounting", "catalog", "emulator"]
+        replicas = [name for name in self.children if name not in _PARTS]
+        order = [*replicas, "edge", "router", "sessions", "accounting", "catalog", "emulator"]
         for name in order:
             child = self.children.get(name)
             if child is not None:
@@ -168,6 +171,18 @@ class LocalStack:
         child = self.children[name]
         child.stopping = False
         await child.start()
+
+    async def kill_service(self, name: str) -> None:
+        """Kill a running service with SIGKILL, for tests of what survives a crash."""
+        await self.children[name].kill()
+
+    async def start_replica(self, name: str, replica: str, env: dict[str, str]) -> ChildProcess:
+        """Start one more process of service `name` as child `replica`, with `env` over the service's own.
+
+        Stopped with the rest of the stack.
+        """
+        await self._start_child(replica, [executable("gateway"), "serve", name], {**self._service_env(name), **env})
+        return self.children[replica]
 
     async def wait_for_exit(self) -> ChildProcess:
         """Return the first child that exits while the stack is meant to be running."""

@@ -12,6 +12,10 @@ Keys:
 - `delay_ms=<n>`: wait between stream chunks.
 - `first_delay_ms=<n>`: wait before the first byte of the reply.
 - `reply=<text>`: the reply text, up to the end of the line.
+- `cached=<n>`, `cache_write=<n>`, `audio_in=<n>`: prompt tokens of that kind,
+  reported in `prompt_tokens_details` and added to `prompt_tokens`.
+- `reasoning=<n>`, `audio_out=<n>`: completion tokens of that kind, reported
+  in `completion_tokens_details` and added to `completion_tokens`.
 """
 
 from __future__ import annotations
@@ -31,9 +35,26 @@ class Directives:
     delay_ms: int = 0
     first_delay_ms: int = 0
     reply: str | None = None
+    cached: int = 0
+    cache_write: int = 0
+    audio_in: int = 0
+    reasoning: int = 0
+    audio_out: int = 0
 
 
-_INT_KEYS = ("error", "error_after", "words", "word_bytes", "delay_ms", "first_delay_ms")
+_INT_KEYS = (
+    "error",
+    "error_after",
+    "words",
+    "word_bytes",
+    "delay_ms",
+    "first_delay_ms",
+    "cached",
+    "cache_write",
+    "audio_in",
+    "reasoning",
+    "audio_out",
+)
 
 
 def parse_directives(texts: Iterable[str]) -> Directives:

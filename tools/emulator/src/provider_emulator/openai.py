@@ -150,18 +150,22 @@ class _Reply:
             words = words[:limit]
             self.finish_reason = "length"
         self.pieces = join_words(words)
-        self.prompt_tokens = prompt_tokens(texts)
-        self.completion_tokens = len(words) * self.choices
+        self.prompt_tokens = prompt_tokens(texts) + directives.cached + directives.cache_write + directives.audio_in
+        self.completion_tokens = len(words) * self.choices + directives.reasoning + directives.audio_out
 
     def usage(self) -> dict[str, Any]:
+        directives = self.directives
+        prompt_details = {"cached_tokens": directives.cached, "audio_tokens": directives.audio_in}
+        if directives.cache_write:
+            prompt_details["cache_write_tokens"] = directives.cache_write
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+            "prompt_tokens_details": prompt_details,
             "completion_tokens_details": {
-                "reasoning_tokens": 0,
-                "audio_tokens": 0,
+                "reasoning_tokens": directives.reasoning,
+                "audio_tokens": directives.audio_out,
                 "accepted_prediction_tokens": 0,
                 "rejected_prediction_tokens": 0,
             },
