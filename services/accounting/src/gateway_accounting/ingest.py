@@ -59,6 +59,8 @@ class UsageIngestor:
         self.events_written = 0
         # Set while the outbox holds blocks that ClickHouse has not taken yet.
         self._outbox_behind = False
+        # Delivers outbox blocks to ClickHouse while the next batch goes to PostgreSQL.
+        self._flusher: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         subscription = await self._js.pull_subscribe(
@@ -83,6 +85,8 @@ class UsageIngestor:
         finally:
             # A pull subscription left open makes the connection's drain wait for its full timeout.
             await subscription.unsubscribe()
+            if self._flusher is not None:
+                await self._flusher
 
     def stop(self) -> None:
         """Finish the batch in hand, then return from `run`."""
@@ -105,7 +109,7 @@ class UsageIngestor:
                 if batch:
                     break
                 if self._outbox_behind:
-                    await self._flush_outbox()
+                    self._start_flush()
                 continue
             if first_at is None:
                 first_at = time.monotonic()
@@ -139,7 +143,7 @@ class UsageIngestor:
         self.events_written += len(events)
 
         if recorded.outbox_token is not None:
-            await self._flush_outbox()
+            self._start_flush()
             await self._publish_budgets({event.project_id for event in recorded.new})
 
     async def _write(self, events: list[tuple[Msg, UsageEvent]]) -> RecordedBatch:
@@ -154,12 +158,28 @@ class UsageIngestor:
         )
         return recorded
 
-    async def _flush_outbox(self) -> None:
+    def _start_flush(self) -> None:
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush_until_empty(), name="analytics-outbox")
+
+    async def _flush_until_empty(self) -> None:
         try:
-            self._outbox_behind = await self._outbox.flush() > 0
+            while await self._flush_outbox() and not self._stopping.is_set():
+                pass
+        finally:
+            self._flusher = None
+
+    async def _flush_outbox(self) -> bool:
+        """Deliver outbox blocks; return True when more are waiting and the last flush made progress."""
+        try:
+            before = self._outbox.blocks_written
+            remaining = await self._outbox.flush()
         except (OSError, asyncpg.PostgresError):
             self._outbox_behind = True
             logger.error("Flushing the analytics outbox failed; will retry after the next batch", exc_info=True)
+            return False
+        self._outbox_behind = remaining > 0
+        return remaining > 0 and self._outbox.blocks_written > before
 
     async def _publish_budgets(self, project_ids: set[str]) -> None:
         """Tell the edges the new spend of capped projects, and raise their threshold events."""
