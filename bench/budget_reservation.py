@@ -1,4 +1,4 @@
-"""What a budget reservation costs the edge: the compare-and-set ledger of `gateway_edge.budgets`.
+"""The cost of a budget reservation at the edge: the compare-and-set ledger of `gateway_edge.budgets`.
 
 Starts its own nats-server in a temporary folder, writes a budget record with
 a cap large enough never to refuse, and measures `BudgetGate.reserve`:
@@ -78,7 +78,7 @@ async def concurrent(gates: list[BudgetGate], record: BudgetRecord, count: int, 
 
 
 async def raw_operations(nc: nats.NATS, count: int) -> None:
-    """One bare compare-and-set and one bare request/reply at a time, for comparison with a reservation."""
+    """Time bare compare-and-sets and bare request/replies, one at a time, for comparison with a reservation."""
     bucket = await ensure_bucket(nc.jetstream(), bus.LEDGER_BUCKET)
     revision = await bucket.put("bench.raw", b"0")
 

@@ -44,7 +44,7 @@ def budget_status(stack: RunningStack, project_id: str) -> dict[str, Any]:
 
 
 def reconcile(stack: RunningStack, project_id: str) -> dict[str, Any] | None:
-    """The reconciliation report, or None while accounting does not answer."""
+    """Return the reconciliation report, or None while accounting does not respond."""
     with admin(stack) as http:
         response = http.get(f"/admin/projects/{project_id}/reconcile")
     if response.status_code == 503:

@@ -125,7 +125,7 @@ def test_key_cap_applies_within_an_uncapped_project(stack: RunningStack) -> None
     assert len(stack.received_with(marker)) == 1
 
 
-def test_raising_a_key_cap_reaches_the_edge_within_a_second(stack: RunningStack) -> None:
+def test_raised_key_cap_reaches_edge_quickly(stack: RunningStack) -> None:
     project = create_project(stack)
     key = create_key(stack, project["id"], daily_budget_usd="0")
     body = {"model": MODEL, "messages": [{"role": "user", "content": "again"}]}

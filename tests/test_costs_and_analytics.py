@@ -58,7 +58,7 @@ def assert_cost_matches(usage: dict[str, Any], pricing: dict[str, Any]) -> Decim
     return Decimal(cost["total"])
 
 
-def test_every_token_kind_is_priced_in_both_response_shapes(stack: RunningStack) -> None:
+def test_every_token_kind_priced_in_both_shapes(stack: RunningStack) -> None:
     key = create_key(stack, create_project(stack)["id"])
     client = stack.client(api_key=key["key"])
     pricing = pricing_of(stack, MODEL)

@@ -65,7 +65,7 @@ async def test_key_cap_is_checked_within_an_uncapped_project() -> None:
     assert ledger == LedgerRecord(reserved_usd=Decimal(0), keys={"key_a": Decimal("0.2")})
 
 
-async def test_other_keys_of_a_project_ignore_a_key_cap() -> None:
+async def test_other_keys_ignore_a_key_cap() -> None:
     keys = {"key_a": KeyBudget(cap_usd=Decimal("0"))}
 
     ledger, verdicts = _apply(record(cap="1", keys=keys), DAY, LedgerRecord(), await claims("0.5", key_id="key_b"))

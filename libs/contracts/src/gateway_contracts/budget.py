@@ -25,12 +25,12 @@ def zone(name: str) -> ZoneInfo:
 
 
 def budget_day(timezone: str, timestamp: float) -> date:
-    """The budget day that Unix time `timestamp` falls on in `timezone`."""
+    """Return the budget day that Unix time `timestamp` falls on in `timezone`."""
     return datetime.fromtimestamp(timestamp, zone(timezone)).date()
 
 
 def resets_at(timezone: str, day: date) -> datetime:
-    """The UTC instant at which the budget day after `day` begins."""
+    """Return the UTC instant at which the budget day after `day` begins."""
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone(timezone)).astimezone(UTC)
 
 

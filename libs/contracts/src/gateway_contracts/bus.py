@@ -113,7 +113,7 @@ PROVIDERS_BUCKET = BucketSpec(name="gateway_providers", owner="router")
 BUDGET_BUCKET = BucketSpec(name="gateway_budgets", owner="accounting")
 # Key: `ledger_key(project_id, day)`. Value: `LedgerRecord`, changed only by
 # compare-and-set. A day's key is no longer written once the day is over, so
-# it expires; three days cover every time zone's day and a late request.
+# it expires. Three days cover every time zone's day and a late request.
 LEDGER_BUCKET = BucketSpec(name="gateway_budget_ledger", owner="edge", ttl_seconds=3 * 24 * 3600)
 BUCKETS = (AUTH_BUCKET, CATALOG_BUCKET, ALIAS_BUCKET, PROVIDERS_BUCKET, BUDGET_BUCKET, LEDGER_BUCKET)
 

@@ -1,4 +1,4 @@
-"""What a request costs under a catalog `Price`: exactly after it ran, at most before it runs.
+"""The cost of a request under a catalog `Price`: exactly after it ran, at most before it runs.
 
 The router prices every finished request with `price_usage`; the edge
 reserves `worst_case_cost` against a budget before dispatching and shows
@@ -23,7 +23,7 @@ def price_usage(usage: TokenUsage, price: Price | None, *, estimated: bool = Fal
 
     Cached reads, cache writes and audio are parts of `prompt_tokens`;
     reasoning and audio are parts of `completion_tokens`. A kind without its
-    own price is charged at the plain input or output price; a missing input
+    own price is charged at the plain input or output price. A missing input
     or output price counts as zero and marks the cost incomplete. The price
     per request applies once the provider has processed anything.
     """
@@ -88,7 +88,7 @@ def cost_range(price: Price | None, prompt_tokens: int, max_output_tokens: int, 
 
 
 def worst_case_cost(price: Price | None, prompt_tokens: int, max_output_tokens: int, input_images: int = 0) -> Decimal:
-    """An upper bound of the cost, for reserving against a budget before the request runs.
+    """Return an upper bound of the cost, for reserving against a budget before the request runs.
 
     Every prompt token is priced at the dearest input kind (a cache write can
     cost twice the plain input), every output token at the dearest output

@@ -377,7 +377,7 @@ class ReconcileDay(BaseModel):
     # The same sums read from the hourly rollup that analytics are served from.
     rollup_requests: int
     rollup_usd: Decimal
-    # Requests that PostgreSQL holds and ClickHouse has not received yet.
+    # Events of all projects that PostgreSQL recorded and the outbox has not delivered to ClickHouse yet.
     pending_requests: int
     matches: bool
 
@@ -406,7 +406,7 @@ class AnalyticsRequest(BaseModel):
     # None returns totals only.
     granularity: Granularity | None = None
     group_by: list[AnalyticsDimension] = Field(default_factory=list)
-    # Only this key's requests; set when a project key asks for its own analytics.
+    # Only this key's requests, when set.
     key_id: str | None = None
     # IANA name for day boundaries; None uses the project's time zone.
     timezone: str | None = None

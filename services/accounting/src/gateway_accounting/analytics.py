@@ -2,9 +2,10 @@
 
 Both stores take the same SQL and the same JSONEachRow rows, so the schema
 and every query are written once. Rows are inserted in blocks that carry a
-deduplication token: ClickHouse drops a block it already stored under the
-same token, in the events table and in each rollup, so a block retried after
-a crash is counted once even when the crash fell between the two.
+deduplication token. ClickHouse drops a block that it already stored under
+the same token, in the events table and in each rollup separately, so a
+block retried after a crash is counted once even when the crash fell between
+the table and a rollup.
 """
 
 from __future__ import annotations

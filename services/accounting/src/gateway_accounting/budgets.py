@@ -118,7 +118,7 @@ class BudgetPublisher:
             await self._alert(record, threshold, today, spent)
 
     async def status(self, project_id: str) -> BudgetStatus | None:
-        """The project's budget today, with what running requests reserve; None for an unknown project."""
+        """Return the project's budget today, with what running requests reserve; None for an unknown project."""
         row = await self._pool.fetchrow(
             "SELECT timezone, budget_alert_threshold, (now() AT TIME ZONE timezone)::date AS today "
             "FROM accounting.projects WHERE id = $1",

@@ -3,7 +3,7 @@
 Ack policy: explicit, after PostgreSQL committed the batch. One transaction
 inserts the usage records (a request id already present adds nothing), adds
 the new ones to the daily totals, and stores their ClickHouse rows as one
-outbox block; the block then goes to ClickHouse under its own deduplication
+outbox block. The block then goes to ClickHouse under its own deduplication
 token. A crash before the commit redelivers the batch, a crash after it
 leaves the block in the outbox for the next flush, so every request is
 counted exactly once in both stores. A message that does not validate as a

@@ -84,7 +84,7 @@ async def record_spend(
     """Record the events, add the new ones to the daily totals and queue their ClickHouse rows, atomically.
 
     Whatever this commits is counted exactly once in PostgreSQL, and the
-    outbox row holds exactly the new events' rows for ClickHouse, so a crash
+    outbox row contains exactly the new events' rows for ClickHouse, so a crash
     at any point leaves either nothing or everything for the retry.
     """
     columns: list[list[object]] = [[] for _ in range(_COLUMNS)]

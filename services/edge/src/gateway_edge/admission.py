@@ -1,4 +1,4 @@
-"""What a chat request may cost before it runs, reserved against its budgets or shown by a dry run."""
+"""The worst-case cost of a chat request before it runs: reserved against its budgets, or shown by a dry run."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def estimate(entry: CatalogEntry, chat: ChatCompletionRequest, body: bytes, rece
 
 
 def output_limit(entry: CatalogEntry, chat: ChatCompletionRequest) -> int:
-    """The most output tokens the request can produce, over all of its `n` choices."""
+    """Return the maximum number of output tokens the request can produce, over all of its `n` choices."""
     limit = chat.max_completion_tokens or chat.max_tokens or entry.max_output_tokens or entry.context_window
     return (limit or DEFAULT_MAX_OUTPUT_TOKENS) * (chat.n or 1)
 

@@ -1,4 +1,4 @@
-"""The budget gate: reserve a request's worst-case cost before it runs, or answer 402.
+"""The budget gate: reserve a request's worst-case cost before it runs, or reject it with 402.
 
 A project without a budget record costs one dictionary lookup. For a capped
 project the edge adds the request's worst case to the project's ledger for
@@ -45,7 +45,7 @@ Scope = Literal["project", "key"]
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """What one admitted request holds against its budgets until accounting records it."""
+    """The amounts one admitted request reserves against its budgets until accounting records it."""
 
     project_id: str
     day: date
@@ -82,11 +82,11 @@ class BudgetGate:
         self._writers: dict[str, _LedgerWriter] = {}
 
     def record(self, project_id: str) -> BudgetRecord | None:
-        """The project's budget record; None means neither the project nor any of its keys has a cap."""
+        """Return the project's budget record; None means neither the project nor any of its keys has a cap."""
         return self._records.get(project_id)
 
     async def evaluate(self, record: BudgetRecord, key_id: str, amount: Decimal, received_at: float) -> Verdict:
-        """Whether `amount` fits now; reserves nothing, so a later request may still be refused."""
+        """Check whether `amount` fits now; reserves nothing, so a later request may still be rejected."""
         day = budget_day(record.timezone, received_at)
         try:
             entry = await self._ledger.get(ledger_key(record.project_id, day))
@@ -270,7 +270,7 @@ def _resolve(batch: list[_Claim], verdicts: list[Verdict]) -> None:
 
 
 def budget_exceeded(record: BudgetRecord, day: date, amount: Decimal, verdict: Verdict) -> EdgeError:
-    """The 402 for a request that does not fit, stating the cap, the spend and the reset time."""
+    """Build the 402 for a request that does not fit, stating the cap, the spend and the reset time."""
     assert verdict.standing is not None and verdict.scope is not None
     current = verdict.standing
     reset = resets_at(record.timezone, day)

@@ -420,7 +420,7 @@ def _price_at(entry: CatalogEntry | None, received_at: float) -> Price | None:
 
 
 def cost_json(cost: CostBreakdown) -> dict[str, Any]:
-    """The cost as the response's `usage.cost`: every amount an exact decimal string."""
+    """Render the cost as the response's `usage.cost`, every amount an exact decimal string."""
     document: dict[str, Any] = {"currency": cost.currency}
     for part in (*COST_PARTS, "total"):
         # Fixed-point text: `1E-7` is exact too, but not every client parses it.
