@@ -120,6 +120,10 @@ def stack() -> Iterator[RunningStack]:
             CUSTOM_MODEL_KEY_ENV: CUSTOM_MODEL_KEY,
             # Small usage batches, so that a test can kill accounting between two of them.
             "GATEWAY_ACCOUNTING_BATCH_MAX": "200",
+            # Retries wait milliseconds, and a provider's `retry-after` of a
+            # second or more reaches the client at once.
+            "GATEWAY_UPSTREAM_RETRY_BACKOFF": "0.02",
+            "GATEWAY_UPSTREAM_RETRY_MAX_WAIT": "0.5",
         },
     )
     loop = LoopThread()

@@ -27,10 +27,19 @@ from gateway_contracts._internal.locations import format_location
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
 
+# A model id or an alias, as a client names a model.
+ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
 # Identifiers that a client chooses and that end up in subjects, keys and logs.
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
-GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id", "dry_run"})
+# `models` lists fallback models, tried in order when the first one fails.
+GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id", "dry_run", "models"})
+
+ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
+
+# Fallback models a request may list, besides its `model`.
+MAX_FALLBACK_MODELS = 5
 
 
 class _Part(BaseModel):
@@ -158,6 +167,42 @@ class ChatMessage(BaseModel):
         return self
 
 
+class ThinkingOptions(BaseModel):
+    """The gateway's reasoning request, for any model: a budget in tokens or an effort, or off."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    budget_tokens: Annotated[int, Field(ge=1)] | None = None
+    effort: ReasoningEffort | None = None
+    # Answer without reasoning on a model that cannot reason, instead of a 400.
+    optional: bool = False
+
+    @model_validator(mode="after")
+    def _check_combination(self) -> ThinkingOptions:
+        if self.budget_tokens is not None and self.effort is not None:
+            raise ValueError("set `budget_tokens` or `effort`, not both")
+        if not self.enabled and (self.budget_tokens is not None or self.effort not in (None, "none")):
+            raise ValueError("`budget_tokens` and `effort` need `enabled: true`")
+        return self
+
+
+class ReasoningOptions(BaseModel):
+    """OpenRouter's `reasoning` object, accepted as another spelling of `thinking`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    enabled: bool | None = None
+    effort: ReasoningEffort | None = None
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _check_combination(self) -> ReasoningOptions:
+        if self.max_tokens is not None and self.effort is not None:
+            raise ValueError("set `max_tokens` or `effort`, not both")
+        return self
+
+
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -169,7 +214,7 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    model: ModelName
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     # Strict: "yes" or 1 for a boolean is a client bug worth a 400, as OpenAI's API answers it.
     stream: StrictBool = False
@@ -187,6 +232,10 @@ class ChatCompletionRequest(BaseModel):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
+    thinking: ThinkingOptions | None = None
+    reasoning: ReasoningOptions | None = None
+    reasoning_effort: ReasoningEffort | None = None
+    models: Annotated[list[ModelName], Field(max_length=MAX_FALLBACK_MODELS)] | None = None
     session_id: ClientId | None = None
     # Return the token count, cost range and budget verdict without calling the model.
     dry_run: bool = False

@@ -180,6 +180,8 @@ class CatalogEntry(BaseModel):
     # Set exactly for models with the `reasoning` capability.
     reasoning: ReasoningSpec | None = None
     prices: list[Price] = Field(default_factory=list)
+    # Models tried in order when this one fails upstream, after the request's own `models`.
+    fallbacks: list[ModelId] = Field(default_factory=list)
     # A custom model on a self-hosted OpenAI-compatible server: its base URL
     # and the router's environment variable that contains its API key, if any
     # (named `GATEWAY_MODEL_KEY_<NAME>`).

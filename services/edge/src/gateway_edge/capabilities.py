@@ -5,8 +5,7 @@ from the model, or None. The edge runs every rule before it dispatches, so a
 request that the model cannot serve is rejected with a 400 that names the
 capability and suggests models that have it, and no provider is called.
 
-A rule is a plain function; a new one (for example a reasoning rule that
-reads a `thinking` parameter) is added to `RULES`.
+A rule is a plain function; a new one is added to `RULES`.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from gateway_contracts import CatalogEntry, ChatCompletionRequest
+from gateway_contracts import CatalogEntry, ChatCompletionRequest, requested_thinking, split_thinking_suffix
 from gateway_contracts.chat import AudioPart, FilePart, ImagePart
 from gateway_contracts.records import Capability
 from gateway_edge.catalog import ModelDirectory
@@ -87,6 +86,19 @@ def needs_audio_output(chat: ChatCompletionRequest) -> Requirement | None:
     return None
 
 
+def needs_reasoning(chat: ChatCompletionRequest) -> Requirement | None:
+    # Any spelling of a reasoning request counts, unless it says reasoning is optional.
+    requested = requested_thinking(
+        chat.thinking.model_dump(exclude_none=True) if chat.thinking else None,
+        chat.reasoning.model_dump(exclude_none=True) if chat.reasoning else None,
+        chat.reasoning_effort,
+        split_thinking_suffix(chat.model)[1],
+    )
+    if requested is None or not requested.enabled or requested.optional:
+        return None
+    return Requirement("reasoning", requested.source, "reasoning")
+
+
 def needs_streaming(chat: ChatCompletionRequest) -> Requirement | None:
     return Requirement("streaming", "stream", "streaming") if chat.stream else None
 
@@ -98,6 +110,7 @@ RULES: list[Rule] = [
     needs_tools,
     needs_structured_output,
     needs_audio_output,
+    needs_reasoning,
     needs_streaming,
 ]
 

@@ -28,6 +28,7 @@ from gateway_edge.budgets import Reservation
 from gateway_edge.calls import call_service
 from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
+from gateway_edge.reasoning import check_reasoning, resolve_model
 from gateway_edge.router_client import Exchange, Frame, RouterClient
 from gateway_edge.state import EdgeState
 from gateway_edge.streaming import EventStreamResponse
@@ -56,8 +57,13 @@ async def chat_completions(request: Request) -> Response:
     chat = parse_chat_request(body)
 
     # An alias resolves here, so the router and the usage events see only catalog ids.
-    entry = state.models.resolve(chat.model)
-    check_capabilities(chat, entry, state.models)
+    entry, suffix = resolve_model(state.models, chat.model)
+    fallbacks = [
+        resolve_model(state.models, model, f"models[{index}]")[0] for index, model in enumerate(chat.models or ())
+    ]
+    for candidate in (entry, *fallbacks):
+        check_capabilities(chat, candidate, state.models)
+    check_reasoning(chat, suffix, [entry, *fallbacks])
 
     request_id = f"req_{uuid.uuid4().hex}"
     meta: DispatchMeta = {

@@ -6,11 +6,13 @@ from typing import Any
 
 
 class ReplyAccumulator:
-    """Collects the first choice's content, reasoning and tool calls from chunks."""
+    """Collects the first choice's content, reasoning, thinking blocks, images and tool calls from chunks."""
 
     def __init__(self) -> None:
         self.content: list[str] = []
         self.reasoning: list[str] = []
+        self.thinking_blocks: list[dict[str, Any]] = []
+        self.images: list[dict[str, Any]] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
         self.chunks = 0
@@ -27,17 +29,23 @@ class ReplyAccumulator:
                 self.content.append(delta["content"])
             if delta.get("reasoning_content"):
                 self.reasoning.append(delta["reasoning_content"])
+            self.thinking_blocks.extend(delta.get("thinking_blocks") or ())
+            self.images.extend(delta.get("images") or ())
             for call in delta.get("tool_calls") or ():
                 self._add_tool_call(call)
 
     @property
     def has_output(self) -> bool:
-        return bool(self.content or self.reasoning or self.tool_calls)
+        return bool(self.content or self.reasoning or self.tool_calls or self.thinking_blocks or self.images)
 
     def message(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(self.content) or None}
         if self.reasoning:
             message["reasoning_content"] = "".join(self.reasoning)
+        if self.thinking_blocks:
+            message["thinking_blocks"] = self.thinking_blocks
+        if self.images:
+            message["images"] = self.images
         if self.tool_calls:
             message["tool_calls"] = [self.tool_calls[index] for index in sorted(self.tool_calls)]
         return message
@@ -54,6 +62,8 @@ class ReplyAccumulator:
         )
         if delta.get("id"):
             call["id"] = delta["id"]
+        if delta.get("extra_content"):
+            call["extra_content"] = delta["extra_content"]
         function = delta.get("function") or {}
         if function.get("name"):
             call["function"]["name"] += function["name"]

@@ -27,9 +27,14 @@ from gateway_contracts import (
     DispatchMeta,
     FrameKind,
     Price,
+    ReasoningNotSupported,
+    ReasoningPlan,
+    RequestProblem,
     RequestStatus,
+    SamplingParams,
     SessionTurn,
     SessionTurnsEvent,
+    ThinkingRequest,
     TokenUsage,
     UsageEvent,
     bus,
@@ -38,7 +43,10 @@ from gateway_contracts import (
     encode_error_frame,
     encode_frame,
     event_id,
+    plan_reasoning,
     price_usage,
+    requested_thinking,
+    split_thinking_suffix,
 )
 from gateway_contracts.kv import BucketMirror
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
@@ -46,8 +54,10 @@ from gateway_router.accumulator import ReplyAccumulator
 from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
 from gateway_router.adapters.base import CallContext
 from gateway_router.errors import InternalFault, RequestRejected, RouterError, UpstreamFailed
+from gateway_router.media import MediaFetcher, inline_image_urls
 from gateway_router.providers import ProviderRoute, custom_route
 from gateway_router.publisher import EventPublisher
+from gateway_router.retries import RetryPolicy, may_fall_back, model_chain
 from gateway_router.sse import data_lines
 from gateway_router.upstream_errors import translate_transport_errors
 
@@ -90,6 +100,14 @@ class Outcome:
     reply: ReplyAccumulator = field(default_factory=ReplyAccumulator)
     message: dict[str, Any] | None = None
     first_token_at: float | None = None
+    # Whether anything but heartbeats reached the client; from then on a
+    # failure can be neither retried nor sent to another model.
+    started: bool = False
+
+    def reset_reply(self) -> None:
+        self.reply = ReplyAccumulator()
+        self.usage = None
+        self.first_token_at = None
 
     def fail(self, error: RouterError) -> None:
         self.status = "error"
@@ -106,6 +124,8 @@ class Dispatcher:
         catalog: BucketMirror[CatalogEntry],
         routes: dict[str, ProviderRoute],
         http: aiohttp.ClientSession,
+        retry: RetryPolicy,
+        media: MediaFetcher,
     ) -> None:
         self.jobs: dict[str, Job] = {}
         self._nc = nc
@@ -114,6 +134,8 @@ class Dispatcher:
         self._catalog = catalog
         self._routes = routes
         self._http = http
+        self._retry = retry
+        self._media = media
 
     async def on_dispatch(self, msg: Msg) -> None:
         meta, body = decode_dispatch(msg.data)
@@ -174,19 +196,78 @@ class Dispatcher:
 
     async def _serve(self, job: Job, raw_body: bytes, outcome: Outcome) -> None:
         meta = job.meta
-        outcome.body = await self._load_body(meta, raw_body)
-        outcome.entry = self._entry(meta["model"])
+        body = await self._load_body(meta, raw_body)
+        outcome.body = body
+        primary = self._entry(meta["model"])
+        suffix = body.get("model") != meta["model"] and split_thinking_suffix(str(body.get("model", "")))[1]
+        requested = requested_thinking(
+            body.get("thinking"), body.get("reasoning"), body.get("reasoning_effort"), suffix
+        )
+
+        chain = model_chain(primary.id, body, primary)
+        for position, model in enumerate(chain):
+            try:
+                await self._serve_model(job, body, requested, model, outcome)
+                return
+            except RouterError as error:
+                last = position == len(chain) - 1
+                if last or outcome.started or not may_fall_back(error):
+                    raise
+                logger.warning(
+                    "Request %s falls back from %s to %s after %s",
+                    meta["request_id"],
+                    model,
+                    chain[position + 1],
+                    error.code,
+                )
+
+    async def _serve_model(
+        self,
+        job: Job,
+        body: dict[str, Any],
+        requested: ThinkingRequest | None,
+        model: str,
+        outcome: Outcome,
+    ) -> None:
+        """Serve the request with one model, retrying retryable failures while nothing reached the client."""
+        outcome.entry = self._entry(model)
         outcome.route = self._route(outcome.entry)
         outcome.upstream_model = outcome.entry.upstream_name
-
         adapter = ADAPTERS[outcome.route.spec.adapter]
-        context = CallContext(entry=outcome.entry, route=outcome.route, stream=meta["stream"])
-        request = adapter.build_request(outcome.body, context)
-        with translate_transport_errors(outcome.route.spec.name):
-            if meta["stream"]:
-                await self._stream(job, adapter, context, request, outcome)
-            else:
-                await self._complete(job, adapter, context, request, outcome)
+        context = CallContext(
+            entry=outcome.entry,
+            route=outcome.route,
+            stream=job.meta["stream"],
+            plan=_plan(requested, outcome.entry, body),
+        )
+        if adapter.inlines_image_urls:
+            body = await inline_image_urls(body, self._media)
+        request = adapter.build_request(body, context)
+
+        attempt = 1
+        while True:
+            try:
+                with translate_transport_errors(outcome.route.spec.name):
+                    if context.stream:
+                        await self._stream(job, adapter, context, request, outcome)
+                    else:
+                        await self._complete(job, adapter, context, request, outcome)
+                return
+            except UpstreamFailed as error:
+                delay = None if outcome.started else self._retry.delay(attempt, error)
+                if delay is None:
+                    raise
+                logger.info(
+                    "Retrying request %s on %s in %.2f s after %s (attempt %d)",
+                    job.meta["request_id"],
+                    model,
+                    delay,
+                    error.code,
+                    attempt,
+                )
+                outcome.reset_reply()
+                await asyncio.sleep(delay)
+                attempt += 1
 
     async def _complete(
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
@@ -199,7 +280,7 @@ class Dispatcher:
                 raise adapter.classify_error(response.status, data, response.headers, context)
         try:
             parsed = adapter.parse_response(data, context)
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
             raise UpstreamFailed(
                 f"Provider `{context.route.spec.name}` sent a reply that is not valid JSON.", code="upstream_error"
             ) from error
@@ -207,6 +288,7 @@ class Dispatcher:
         outcome.usage = parsed.usage
         outcome.upstream_model = parsed.upstream_model
         outcome.message = parsed.message
+        outcome.started = True
         cost = self._price(job, outcome)
         await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
 
@@ -214,6 +296,9 @@ class Dispatcher:
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
     ) -> None:
         include_usage = job.meta["include_usage"]
+        # Chunks without output (the role chunk, for one) wait until output
+        # arrives, so that a failure before any output can still be retried.
+        held: list[bytes] = []
         async with self._http.post(
             request.url, data=request.body, headers=request.headers, allow_redirects=False
         ) as response:
@@ -234,9 +319,21 @@ class Dispatcher:
                         continue
                     payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
                 outcome.reply.add(piece.chunk)
-                if outcome.first_token_at is None and outcome.reply.has_output:
+                frame = encode_frame(FrameKind.CHUNK, payload)
+                if not outcome.reply.has_output:
+                    held.append(frame)
+                    continue
+                if outcome.first_token_at is None:
                     outcome.first_token_at = time.time()
-                await self._send(job, encode_frame(FrameKind.CHUNK, payload))
+                outcome.started = True
+                for earlier in held:
+                    await self._send(job, earlier)
+                held.clear()
+                await self._send(job, frame)
+
+        outcome.started = True
+        for earlier in held:
+            await self._send(job, earlier)
         outcome.message = outcome.reply.message()
         await self._send(job, DONE_FRAME)
 
@@ -326,7 +423,8 @@ class Dispatcher:
             request_id=meta["request_id"],
             project_id=meta["project_id"],
             key_id=meta["key_id"],
-            model=meta["model"],
+            # The model that served the request, which differs from the requested one after a fallback.
+            model=outcome.entry.id if outcome.entry else meta["model"],
             provider=outcome.route.spec.name if outcome.route else (outcome.entry.provider if outcome.entry else ""),
             upstream_model=outcome.upstream_model or "",
             status=outcome.status,
@@ -448,3 +546,19 @@ def chunk_with_cost(chunk: dict[str, Any], cost: CostBreakdown) -> bytes:
     if isinstance(usage, dict):
         usage["cost"] = cost_json(cost)
     return orjson.dumps(chunk)
+
+
+def _plan(requested: ThinkingRequest | None, entry: CatalogEntry, body: dict[str, Any]) -> ReasoningPlan | None:
+    """Fit the reasoning request to `entry`; the edge has already rejected what the catalog rules out."""
+    sampling = SamplingParams(
+        max_tokens=body.get("max_completion_tokens") or body.get("max_tokens"),
+        temperature=body.get("temperature"),
+        top_p=body.get("top_p"),
+        tool_choice=body.get("tool_choice"),
+    )
+    try:
+        return plan_reasoning(requested, entry, sampling)
+    except ReasoningNotSupported as problem:
+        raise RequestRejected(problem.message, code="capability_not_supported", param=problem.param) from None
+    except RequestProblem as problem:
+        raise RequestRejected(problem.message, param=problem.param) from None

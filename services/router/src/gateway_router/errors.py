@@ -46,10 +46,13 @@ class UpstreamFailed(RouterError):
         param: str | None = None,
         retry_after: float | None = None,
         upstream_status: int | None = None,
+        retryable: bool = False,
     ) -> None:
         super().__init__(message, code=code, param=param)
         self.retry_after = retry_after
         self.upstream_status = upstream_status
+        # Whether the same request may succeed if sent again shortly.
+        self.retryable = retryable
 
     def to_frame(self) -> ErrorFrame:
         frame = super().to_frame()

@@ -11,11 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from gateway_contracts import CatalogEntry, ProviderStatus
 from gateway_contracts.records import ProviderMode
 
 EMULATOR_API_KEY = "emulator"
+
+
+# How an OpenAI-compatible server is asked to reason; see `adapters.dialects`.
+Dialect = Literal["openai", "deepseek", "openrouter", "xai", "qwen", "ollama", "vllm"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,11 @@ class ProviderSpec:
     # Whether the provider accepts `stream_options.include_usage`, which the
     # router needs to count a stream's tokens.
     stream_usage: bool = True
+    dialect: Dialect = "openai"
+    # Appended to the emulator's `/<name>` prefix to make the emulated base
+    # URL. Native adapters add their own version segment, as the providers'
+    # SDKs do with their base URL variables.
+    emulator_path: str = "/v1"
 
     @property
     def credential_env(self) -> str:
@@ -37,17 +47,54 @@ class ProviderSpec:
         return self.key_env or self.base_url_env
 
 
+# Key and base URL variables are the ones each provider's own SDK reads
+# (`anthropic`: ANTHROPIC_API_KEY and ANTHROPIC_BASE_URL; `google-genai`:
+# GEMINI_API_KEY and GOOGLE_GEMINI_BASE_URL; Alibaba Cloud Model Studio's
+# examples: DASHSCOPE_API_KEY).
 PROVIDERS: tuple[ProviderSpec, ...] = (
     ProviderSpec("openai", "openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"),
-    ProviderSpec("deepseek", "openai", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL"),
+    ProviderSpec(
+        "anthropic",
+        "anthropic",
+        "https://api.anthropic.com",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        emulator_path="",
+    ),
+    ProviderSpec(
+        "google",
+        "gemini",
+        "https://generativelanguage.googleapis.com",
+        "GEMINI_API_KEY",
+        "GOOGLE_GEMINI_BASE_URL",
+        emulator_path="",
+    ),
+    ProviderSpec(
+        "deepseek", "deepseek", "https://api.deepseek.com", "DEEPSEEK_API_KEY", "DEEPSEEK_BASE_URL", dialect="deepseek"
+    ),
     ProviderSpec("groq", "openai", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "GROQ_BASE_URL"),
     ProviderSpec("together", "openai", "https://api.together.xyz/v1", "TOGETHER_API_KEY", "TOGETHER_BASE_URL"),
     ProviderSpec("mistral", "openai", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "MISTRAL_BASE_URL"),
-    ProviderSpec("xai", "openai", "https://api.x.ai/v1", "XAI_API_KEY", "XAI_BASE_URL"),
-    ProviderSpec("openrouter", "openai", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "OPENROUTER_BASE_URL"),
+    ProviderSpec("xai", "openai", "https://api.x.ai/v1", "XAI_API_KEY", "XAI_BASE_URL", dialect="xai"),
+    ProviderSpec(
+        "openrouter",
+        "openai",
+        "https://openrouter.ai/api/v1",
+        "OPENROUTER_API_KEY",
+        "OPENROUTER_BASE_URL",
+        dialect="openrouter",
+    ),
+    ProviderSpec(
+        "qwen",
+        "openai",
+        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+        "DASHSCOPE_API_KEY",
+        "DASHSCOPE_BASE_URL",
+        dialect="qwen",
+    ),
     # Self-hosted servers have no public address: they are live once their URL is set.
-    ProviderSpec("vllm", "openai", None, None, "VLLM_BASE_URL"),
-    ProviderSpec("ollama", "openai", None, None, "OLLAMA_BASE_URL"),
+    ProviderSpec("vllm", "openai", None, None, "VLLM_BASE_URL", dialect="vllm"),
+    ProviderSpec("ollama", "openai", None, None, "OLLAMA_BASE_URL", dialect="ollama"),
 )
 
 
@@ -77,7 +124,9 @@ def _resolve(spec: ProviderSpec, environ: Mapping[str, str], emulator_url: str |
     if configured:
         return ProviderRoute(spec, "live", base_url.rstrip("/") if base_url else None, api_key)
     if emulator_url:
-        return ProviderRoute(spec, "emulated", f"{emulator_url.rstrip('/')}/{spec.name}/v1", EMULATOR_API_KEY)
+        return ProviderRoute(
+            spec, "emulated", f"{emulator_url.rstrip('/')}/{spec.name}{spec.emulator_path}", EMULATOR_API_KEY
+        )
     return ProviderRoute(spec, "unconfigured", None, None)
 
 

@@ -14,8 +14,10 @@ from nats.aio.msg import Msg
 from gateway_contracts import CatalogEntry, bus
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store, ensure_stream
 from gateway_router.dispatch import Dispatcher
+from gateway_router.media import MediaFetcher
 from gateway_router.providers import resolve_routes, status_records
 from gateway_router.publisher import EventPublisher
+from gateway_router.retries import RetryPolicy
 from gateway_router.settings import RouterSettings
 
 logger = logging.getLogger("gateway_router")
@@ -46,7 +48,9 @@ async def serve(stop: asyncio.Event) -> None:
     publisher = EventPublisher(js, settings.event_ack_timeout_seconds)
     publisher.start()
     http = _http_session(settings)
-    dispatcher = Dispatcher(nc, js, publisher, catalog, routes, http)
+    media = MediaFetcher(settings.media_max_bytes, settings.media_fetch_timeout_seconds)
+    retry = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds, settings.retry_max_wait_seconds)
+    dispatcher = Dispatcher(nc, js, publisher, catalog, routes, http, retry, media)
 
     chat_sub = await nc.subscribe(bus.ROUTER_CHAT, queue=bus.ROUTER_QUEUE, cb=dispatcher.on_dispatch)
     cancel_sub = await nc.subscribe(bus.ROUTER_CANCEL, cb=dispatcher.on_cancel)
@@ -68,6 +72,7 @@ async def serve(stop: asyncio.Event) -> None:
     await publisher.drain(settings.shutdown_grace_seconds)
     await catalog.stop()
     await http.close()
+    await media.close()
     await nc.drain()
     logger.info("Router stopped")
 

@@ -18,6 +18,17 @@ class RouterSettings(BaseSettings):
     connect_timeout_seconds: float = Field(default=10.0, gt=0, validation_alias="GATEWAY_UPSTREAM_CONNECT_TIMEOUT")
     # Longest silence from an upstream, between bytes, before the request fails.
     read_timeout_seconds: float = Field(default=600.0, gt=0, validation_alias="GATEWAY_UPSTREAM_READ_TIMEOUT")
+    # Attempts per model on a retryable upstream failure (429, overload, 5xx,
+    # timeouts), made only while nothing has reached the client.
+    max_attempts: int = Field(default=3, ge=1, le=10, validation_alias="GATEWAY_UPSTREAM_MAX_ATTEMPTS")
+    # Seconds before the first retry; each further retry waits twice as long, with jitter.
+    retry_backoff_seconds: float = Field(default=0.5, ge=0, validation_alias="GATEWAY_UPSTREAM_RETRY_BACKOFF")
+    # Longest wait before a retry, in seconds; a provider asking for more (`retry-after`)
+    # gets its error passed to the client instead.
+    retry_max_wait_seconds: float = Field(default=10.0, ge=0, validation_alias="GATEWAY_UPSTREAM_RETRY_MAX_WAIT")
+    # Largest image, in bytes, that the router downloads for a provider that needs the bytes.
+    media_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1, validation_alias="GATEWAY_MEDIA_MAX_BYTES")
+    media_fetch_timeout_seconds: float = Field(default=15.0, gt=0, validation_alias="GATEWAY_MEDIA_FETCH_TIMEOUT")
     max_upstream_connections: int = Field(default=1000, ge=1, validation_alias="GATEWAY_UPSTREAM_MAX_CONNECTIONS")
     # Seconds an event may wait for its JetStream ack before it is published again.
     event_ack_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_EVENT_ACK_TIMEOUT")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from provider_emulator.anthropic import Messages
+from provider_emulator.failures import FailurePlan
+from provider_emulator.gemini import GenerateContent
 from provider_emulator.openai import ChatCompletions
 from provider_emulator.recorder import Recorder
 
@@ -18,6 +21,7 @@ OPENAI_COMPATIBLE_PREFIXES = (
     "mistral",
     "xai",
     "openrouter",
+    "qwen",
     "vllm",
     "ollama",
 )
@@ -29,9 +33,12 @@ def create_app(record_limit: int = 1000) -> web.Application:
     recorder = Recorder(record_limit)
     app[RECORDER_KEY] = recorder
 
-    chat = ChatCompletions(recorder)
+    failures = FailurePlan()
+    chat = ChatCompletions(recorder, failures)
     for prefix in OPENAI_COMPATIBLE_PREFIXES:
         app.router.add_post(f"/{prefix}/v1/chat/completions", chat.handle)
+    app.router.add_post("/anthropic/v1/messages", Messages(recorder, failures).handle)
+    app.router.add_post("/google/v1beta/models/{target}", GenerateContent(recorder, failures).handle)
 
     app.router.add_get("/_emulator/requests", _list_requests)
     app.router.add_get("/_emulator/disconnects", _list_disconnects)

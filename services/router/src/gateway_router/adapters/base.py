@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from gateway_contracts import CatalogEntry, TokenUsage
+from gateway_contracts import CatalogEntry, ReasoningPlan, TokenUsage
 from gateway_router.errors import UpstreamFailed
 from gateway_router.providers import ProviderRoute
 
@@ -50,10 +50,16 @@ class CallContext:
     entry: CatalogEntry
     route: ProviderRoute
     stream: bool
+    # The client's reasoning request fitted to this model; None keeps the provider's default.
+    plan: ReasoningPlan | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Adapter(Protocol):
+    # Whether the provider needs the bytes of https images, which the router
+    # then fetches and inlines before `build_request`.
+    inlines_image_urls: bool
+
     def build_request(self, body: dict[str, Any], context: CallContext) -> UpstreamRequest: ...
 
     def parse_response(self, data: bytes, context: CallContext) -> ParsedResponse: ...
