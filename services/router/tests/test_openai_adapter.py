@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 import orjson
 import pytest
 
-from gateway_contracts import CatalogEntry, TokenUsage
+from gateway_contracts import CatalogEntry, ReasoningPlan, ReasoningSpec, TokenUsage
 from gateway_router.accumulator import ReplyAccumulator
+from gateway_router.adapters import ADAPTERS
 from gateway_router.adapters.base import CallContext
+from gateway_router.adapters.dialects import apply_reasoning
 from gateway_router.adapters.openai import OpenAIAdapter, usage_from_openai
 from gateway_router.errors import UpstreamFailed
 from gateway_router.providers import resolve_routes
@@ -131,3 +133,109 @@ def test_accumulator_rebuilds_message_with_tool_calls() -> None:
         "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get", "arguments": '{"a":1}'}}],
     }
     assert reply.finish_reason == "tool_calls"
+
+
+def compat_context(provider: str, stream: bool = True) -> CallContext:
+    routes = resolve_routes({}, "http://127.0.0.1:9")
+    entry = CatalogEntry(id=f"{provider}/m", provider=provider, upstream_name="m")
+    return CallContext(entry=entry, route=routes[provider], stream=stream)
+
+
+async def test_openai_chunks_pass_through_as_bytes() -> None:
+    chunk = b'{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}'
+
+    [piece] = [piece async for piece in OpenAIAdapter().parse_stream(lines(chunk), context(stream=True))]
+
+    assert piece.payload is chunk
+
+
+async def test_server_reasoning_field_is_renamed_and_split_before_content() -> None:
+    chunk = b'{"choices":[{"index":0,"delta":{"reasoning":"think","content":"say"},"finish_reason":null}]}'
+
+    pieces = [piece async for piece in OpenAIAdapter().parse_stream(lines(chunk), compat_context("ollama"))]
+
+    assert [piece.chunk["choices"][0]["delta"] for piece in pieces] == [
+        {"reasoning_content": "think"},
+        {"content": "say"},
+    ]
+    assert [orjson.loads(piece.payload) for piece in pieces] == [piece.chunk for piece in pieces]
+
+
+def test_reply_reasoning_field_is_renamed() -> None:
+    reply = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"a","reasoning":"r"}}],"usage":null}'
+
+    parsed = OpenAIAdapter().parse_response(reply, compat_context("vllm", stream=False))
+
+    assert orjson.loads(parsed.body)["choices"][0]["message"] == {
+        "role": "assistant",
+        "content": "a",
+        "reasoning_content": "r",
+    }
+
+
+def test_openrouter_error_in_a_200_body_is_raised() -> None:
+    reply = b'{"error":{"code":429,"message":"Rate limited upstream"}}'
+
+    with pytest.raises(UpstreamFailed) as caught:
+        OpenAIAdapter().parse_response(reply, compat_context("openrouter", stream=False))
+
+    assert caught.value.code == "rate_limited"
+
+
+def test_reasoning_models_get_max_completion_tokens() -> None:
+    entry = CatalogEntry(
+        id="openai/o4-mini",
+        provider="openai",
+        upstream_name="o4-mini",
+        capabilities=["text", "reasoning"],
+        reasoning=ReasoningSpec(style="openai_effort"),
+    )
+    routes = resolve_routes({"OPENAI_API_KEY": "k"}, None)
+    ctx = CallContext(entry=entry, route=routes["openai"], stream=False)
+
+    request = OpenAIAdapter().build_request({"model": "openai/o4-mini", "messages": [], "max_tokens": 50}, ctx)
+
+    assert orjson.loads(request.body) == {"model": "o4-mini", "messages": [], "max_completion_tokens": 50}
+
+
+def test_deepseek_usage_gets_openai_cache_field() -> None:
+    reply = b'{"choices":[],"usage":{"prompt_tokens":10,"completion_tokens":1,"prompt_cache_hit_tokens":8}}'
+
+    parsed = ADAPTERS["deepseek"].parse_response(reply, compat_context("deepseek", stream=False))
+
+    assert orjson.loads(parsed.body)["usage"]["prompt_tokens_details"] == {"cached_tokens": 8}
+
+
+def test_deepseek_cut_off_reply_is_a_retryable_failure() -> None:
+    reply = b'{"choices":[{"index":0,"message":{"content":"par"},"finish_reason":"insufficient_system_resource"}]}'
+
+    with pytest.raises(UpstreamFailed) as caught:
+        ADAPTERS["deepseek"].parse_response(reply, compat_context("deepseek", stream=False))
+
+    assert caught.value.code == "upstream_overloaded"
+    assert caught.value.retryable
+
+
+@pytest.mark.parametrize(
+    ("dialect", "plan", "expected"),
+    [
+        ("openai", ReasoningPlan(False), {"reasoning_effort": "none"}),
+        ("deepseek", ReasoningPlan(True, effort="high"), {"thinking": {"type": "enabled"}, "reasoning_effort": "high"}),
+        ("openrouter", ReasoningPlan(True, effort="low", budget_tokens=4096), {"reasoning": {"effort": "low"}}),
+        (
+            "openrouter",
+            ReasoningPlan(True, effort="low", budget_tokens=3000, by_budget=True),
+            {"reasoning": {"max_tokens": 3000}},
+        ),
+        ("qwen", ReasoningPlan(True, budget_tokens=500), {"enable_thinking": True, "thinking_budget": 500}),
+        ("ollama", ReasoningPlan(True), {"reasoning_effort": "medium"}),
+        ("vllm", ReasoningPlan(False), {"chat_template_kwargs": {"enable_thinking": False, "other": 1}}),
+        ("xai", ReasoningPlan(True, effort="high"), {}),
+    ],
+)
+def test_each_dialect_writes_its_switch(dialect: str, plan: ReasoningPlan, expected: dict) -> None:
+    payload: dict = {"chat_template_kwargs": {"other": 1}} if dialect == "vllm" else {}
+
+    apply_reasoning(payload, plan, dialect, ENTRY)
+
+    assert payload == expected

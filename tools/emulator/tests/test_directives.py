@@ -27,3 +27,15 @@ def test_usage_kinds_are_read() -> None:
     directives = parse_directives(["#emulate cached=4 cache_write=2 audio_in=1 reasoning=3 audio_out=5"])
 
     assert directives == Directives(cached=4, cache_write=2, audio_in=1, reasoning=3, audio_out=5)
+
+
+def test_rest_of_line_keys_follow_other_keys() -> None:
+    directives = parse_directives(['#emulate split=1 tool=get_weather reply=héllo wörld, with "quotes"'])
+
+    assert directives == Directives(split=1, tool="get_weather", reply='héllo wörld, with "quotes"')
+
+
+def test_failure_keys() -> None:
+    directives = parse_directives(["#emulate error=529 error_times=2 error_for=claude-sonnet-4-20250514"])
+
+    assert directives == Directives(error=529, error_times=2, error_for="claude-sonnet-4-20250514")

@@ -299,7 +299,7 @@ class _Reply:
         self.id = "chatcmpl-" + secrets.token_hex(12)
         self.created = int(time.time())
 
-    def usage(self) -> dict[str, Any]:
+    def usage(self, stream: bool = False) -> dict[str, Any]:
         scenario = self.scenario
         completion = scenario.completion_tokens * self.choices
         usage: dict[str, Any] = {
@@ -320,6 +320,9 @@ class _Reply:
             # DeepSeek has no cache write counter: written tokens count as plain input.
             usage["prompt_cache_hit_tokens"] = scenario.cached_tokens
             usage["prompt_cache_miss_tokens"] = scenario.prompt_tokens - scenario.cached_tokens
+            if stream:
+                # DeepSeek's stream usage carries only its own cache fields.
+                del usage["prompt_tokens_details"]
         return usage
 
     def completion(self) -> dict[str, Any]:
@@ -379,7 +382,7 @@ class _Reply:
             events.extend(self._all(delta) for delta in _tool_call_deltas(scenario))
         events.append(self._all({}, scenario.finish))
         if self.include_usage:
-            events.append(self._envelope([], self.usage()))
+            events.append(self._envelope([], self.usage(stream=True)))
         return events
 
     def _all(self, delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:

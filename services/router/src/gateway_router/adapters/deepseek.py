@@ -1,10 +1,13 @@
-"""DeepSeek: OpenAI's format with its own reasoning switch, reasoning round trip and finish reason.
+"""DeepSeek: OpenAI's format with its own reasoning switch, reasoning round trip, usage and finish reason.
 
 The `thinking` switch and `reasoning_effort` are written by the `deepseek`
 dialect, and `reasoning_content` goes back only on tool-call turns, where
 DeepSeek requires it. This adapter adds what differs beyond that: the API
-takes text only, and `finish_reason: "insufficient_system_resource"` means
-the generation was cut off for lack of capacity, which is a failure.
+takes text only; usage may report cache hits only as
+`prompt_cache_hit_tokens`, which is copied to OpenAI's
+`prompt_tokens_details.cached_tokens`; and `finish_reason:
+"insufficient_system_resource"` means the generation was cut off for lack of
+capacity, which is a failure.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ class DeepSeekAdapter(OpenAIAdapter):
                         param=f"messages[{index}].content[{position}]",
                     )
         return super().build_request(body, context)
+
+    def normalize_usage(self, usage: dict[str, Any]) -> bool:
+        details = usage.get("prompt_tokens_details")
+        hits = usage.get("prompt_cache_hit_tokens")
+        if hits is None or (details and details.get("cached_tokens") is not None):
+            return False
+        usage["prompt_tokens_details"] = {**(details or {}), "cached_tokens": hits}
+        return True
 
     def check_finish(self, choices: Any, context: CallContext) -> None:
         for choice in choices:

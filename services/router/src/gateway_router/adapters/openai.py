@@ -72,7 +72,7 @@ class OpenAIAdapter:
             # Some servers (OpenRouter, for one) report a failure with a success status.
             raise self.classify_error(502, data, {}, context)
         choices = completion.get("choices") or []
-        changed = False
+        changed = bool(completion.get("usage")) and self.normalize_usage(completion["usage"])
         for choice in choices:
             changed |= _rename_reasoning(choice.get("message"))
         self.check_finish(choices, context)
@@ -94,9 +94,9 @@ class OpenAIAdapter:
             choices = chunk.get("choices") or ()
             self.check_finish(choices, context)
             usage = chunk.get("usage")
+            changed = bool(usage) and self.normalize_usage(usage)
             usage_read = usage_from_openai(usage) if usage else None
 
-            changed = False
             for choice in choices:
                 changed |= _rename_reasoning(choice.get("delta"))
             if len(choices) == 1 and _has_both(choices[0].get("delta")):
@@ -104,6 +104,10 @@ class OpenAIAdapter:
                 chunk = _answer_part(chunk)
                 changed = True
             yield StreamPiece(orjson.dumps(chunk) if changed else payload, chunk, usage_read)
+
+    def normalize_usage(self, usage: dict[str, Any]) -> bool:
+        """Hook for providers whose usage needs OpenAI's field names; returns whether it changed anything."""
+        return False
 
     def check_finish(self, choices: Any, context: CallContext) -> None:
         """Hook for providers whose finish reasons include failures."""
