@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import nats
 import openai
 import pytest
 
+from gateway_contracts import CatalogEntry, bus, catalog_key
 from tests.conftest import RunningStack
 from tests.providers import received_all, unique
 
@@ -179,3 +183,57 @@ def test_unknown_fallback_model_is_404(stack: RunningStack) -> None:
         )
 
     assert caught.value.body["param"] == "models[0]"
+
+
+def test_catalog_entry_fallbacks_are_tried_after_the_request_models(stack: RunningStack) -> None:
+    """An entry with `fallbacks`, published to the catalog bucket as the catalog service does after an admin change."""
+    model = unique("test/fallback")
+    entry = CatalogEntry(
+        id=model,
+        provider="anthropic",
+        upstream_name="claude-sonnet-4-20250514",
+        fallbacks=["google/gemini-2.5-flash"],
+    )
+    stack.loop.run(_put_catalog_entry(stack, entry))
+    try:
+        wait_until_listed(stack, model)
+        marker = unique("entry-fallback")
+
+        completion = stack.client().chat.completions.create(
+            model=model,
+            messages=[{"role": "user", "content": f"{marker}\n#emulate error=529 error_for=claude-sonnet-4-20250514"}],
+        )
+    finally:
+        stack.loop.run(_delete_catalog_entry(stack, model))
+
+    assert completion.choices[0].message.content.startswith("Emulated reply from gemini-2.5-flash")
+    assert len(received_all(stack, marker)) == 4
+
+
+def wait_until_listed(stack: RunningStack, model: str, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            stack.client().models.retrieve(model)
+            return
+        except openai.NotFoundError:
+            time.sleep(0.05)
+    pytest.fail(f"{model} did not reach the edge within {timeout} s")
+
+
+async def _put_catalog_entry(stack: RunningStack, entry: CatalogEntry) -> None:
+    nc = await nats.connect(stack.nats_url)
+    try:
+        bucket = await nc.jetstream().key_value(bus.CATALOG_BUCKET.name)
+        await bucket.put(catalog_key(entry.id), entry.model_dump_json().encode())
+    finally:
+        await nc.close()
+
+
+async def _delete_catalog_entry(stack: RunningStack, model: str) -> None:
+    nc = await nats.connect(stack.nats_url)
+    try:
+        bucket = await nc.jetstream().key_value(bus.CATALOG_BUCKET.name)
+        await bucket.delete(catalog_key(model))
+    finally:
+        await nc.close()

@@ -175,7 +175,7 @@ class ThinkingOptions(BaseModel):
     enabled: bool = True
     budget_tokens: Annotated[int, Field(ge=1)] | None = None
     effort: ReasoningEffort | None = None
-    # Answer without reasoning on a model that cannot reason, instead of a 400.
+    # Reply without reasoning on a model that cannot reason, instead of a 400.
     optional: bool = False
 
     @model_validator(mode="after")

@@ -6,22 +6,13 @@ OpenAI's `reasoning_effort`, and a `:thinking` suffix on the model id. The
 result is a `ThinkingRequest`. `plan_reasoning` then fits it to one catalog
 entry: it converts between effort and budget with `EFFORT_BUDGETS`, clamps to
 the model's limits and rejects combinations the provider would reject, so
-that the edge can answer 400 before any upstream call and the router knows
-exactly what to send.
+that the edge can reject a request with 400 before any upstream call and the
+router knows exactly what to send.
 
-Effort and budget convert through one table (tokens of reasoning):
-
-    effort    budget
-    minimal    1024
-    low        4096
-    medium    16384
-    high      32768
-    xhigh     49152
-    max       65536
-
-An effort becomes the budget in its row. A budget becomes the lowest effort
-whose row is at least that budget, so 10000 becomes `medium` and anything
-above 65536 becomes `max`. `none` means reasoning off.
+Effort and budget convert through `EFFORT_BUDGETS`, the one table of the
+gateway. An effort becomes the budget in its row. A budget becomes the
+lowest effort whose row is at least that budget, so 10000 becomes `medium`
+and anything above the last row becomes `max`. `none` means reasoning off.
 """
 
 from __future__ import annotations
@@ -33,6 +24,7 @@ from typing import Any
 from gateway_contracts.chat import RequestProblem
 from gateway_contracts.records import CatalogEntry, ReasoningSpec
 
+# Reasoning tokens per effort, from the least reasoning to the most.
 EFFORT_BUDGETS: dict[str, int] = {
     "minimal": 1024,
     "low": 4096,
@@ -41,7 +33,6 @@ EFFORT_BUDGETS: dict[str, int] = {
     "xhigh": 49152,
     "max": 65536,
 }
-# Efforts from the least reasoning to the most.
 EFFORT_LEVELS: tuple[str, ...] = tuple(EFFORT_BUDGETS)
 
 THINKING_SUFFIX = ":thinking"
@@ -50,7 +41,7 @@ THINKING_SUFFIX = ":thinking"
 # and each adapter writes its provider's own fields instead.
 REASONING_FIELDS: frozenset[str] = frozenset({"thinking", "reasoning", "reasoning_effort"})
 
-# Output tokens left for the answer when a budget-style model needs
+# Output tokens left for the reply when a budget-style model needs
 # `max_tokens` and the client sent none.
 DEFAULT_ANSWER_TOKENS = 8192
 
@@ -90,12 +81,12 @@ def split_thinking_suffix(model: str) -> tuple[str, bool]:
 
 @dataclass(frozen=True, slots=True)
 class ThinkingRequest:
-    """What the client asked for, whichever spelling it used."""
+    """The client's reasoning request, whichever spelling it used."""
 
     enabled: bool
     budget_tokens: int | None = None
     effort: str | None = None
-    # Answer without reasoning, instead of failing, on a model that cannot reason.
+    # Reply without reasoning, instead of failing, on a model that cannot reason.
     optional: bool = False
     # The field the request came from, so that errors name what the client wrote.
     source: str = "thinking"
@@ -145,8 +136,8 @@ class ReasoningPlan:
     """What the router sends for one request on one model, already fitted to the model's limits.
 
     Both `effort` and `budget_tokens` are filled when the client gave either,
-    so each adapter takes the one its provider understands. `by_budget` says
-    which one the client gave, for providers that take both.
+    so each adapter takes the one its provider understands. `by_budget` is
+    true when the client gave the budget, for providers that take both.
     """
 
     enabled: bool

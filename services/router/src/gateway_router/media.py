@@ -4,7 +4,7 @@ A URL taken from a request is fetched only over https, and never from an
 address that is not globally routable: private, loopback, link-local,
 shared, reserved, multicast or unspecified. Every address a host name
 resolves to is checked, and the connection goes to the checked addresses
-only, because the check runs inside the connector's resolver; a redirect is
+only, because the check runs inside the connector's resolver. A redirect is
 checked the same way. A refused or failed fetch is the client's problem and
 answers 400.
 """
@@ -32,7 +32,7 @@ class ForbiddenAddress(OSError):
 
 
 def is_public_address(address: str) -> bool:
-    """Whether `address` is globally routable, with IPv4-mapped IPv6 addresses judged as IPv4."""
+    """Return whether `address` is globally routable, judging IPv4-mapped IPv6 addresses as IPv4."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:

@@ -19,7 +19,7 @@ from gateway_contracts.records import ProviderMode
 EMULATOR_API_KEY = "emulator"
 
 
-# How an OpenAI-compatible server is asked to reason; see `adapters.dialects`.
+# Reasoning dialect of an OpenAI-compatible server, as `adapters.dialects` describes.
 Dialect = Literal["openai", "deepseek", "openrouter", "xai", "qwen", "ollama", "vllm"]
 
 

@@ -35,7 +35,7 @@ class RetryPolicy:
 
 
 def model_chain(primary: str, body: Mapping[str, Any], entry: CatalogEntry) -> list[str]:
-    """The models to try in order: the request's model, its `models`, then the catalog entry's fallbacks."""
+    """Return the models to try in order: the request's model, its `models`, then the catalog entry's fallbacks."""
     chain: list[str] = []
     for model in (primary, *_strings(body.get("models")), *entry.fallbacks):
         if model not in chain:
@@ -44,7 +44,7 @@ def model_chain(primary: str, body: Mapping[str, Any], entry: CatalogEntry) -> l
 
 
 def may_fall_back(error: RouterError) -> bool:
-    """Whether another model could succeed where this one failed.
+    """Return whether another model could succeed where this one failed.
 
     Any upstream failure qualifies, a context overflow included; a request
     the gateway itself rejected would be rejected again.

@@ -23,7 +23,7 @@ class RouterSettings(BaseSettings):
     max_attempts: int = Field(default=3, ge=1, le=10, validation_alias="GATEWAY_UPSTREAM_MAX_ATTEMPTS")
     # Seconds before the first retry; each further retry waits twice as long, with jitter.
     retry_backoff_seconds: float = Field(default=0.5, ge=0, validation_alias="GATEWAY_UPSTREAM_RETRY_BACKOFF")
-    # Longest wait before a retry, in seconds; a provider asking for more (`retry-after`)
+    # Maximum wait before a retry, in seconds; a provider asking for more (`retry-after`)
     # gets its error passed to the client instead.
     retry_max_wait_seconds: float = Field(default=10.0, ge=0, validation_alias="GATEWAY_UPSTREAM_RETRY_MAX_WAIT")
     # Largest image, in bytes, that the router downloads for a provider that needs the bytes.

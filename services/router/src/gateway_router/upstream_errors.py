@@ -16,7 +16,7 @@ import aiohttp
 from gateway_contracts import ErrorCode
 from gateway_router.errors import UpstreamFailed
 
-# Words by which providers say that the input does not fit: OpenAI and vLLM
+# Phrases that providers use to report input that does not fit: OpenAI and vLLM
 # ("maximum context length"), Anthropic ("prompt is too long", "exceed context
 # limit"), Gemini ("input token count ... exceeds the maximum number of
 # tokens"), Qwen ("Range of input length"), xAI (`input_too_large`).
@@ -35,8 +35,8 @@ _CONTEXT_MARKERS = (
 # Statuses after which the same request may succeed a moment later.
 _RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 529})
 
-# Provider error codes that mean the gateway's key is wrong, whatever the status:
-# Gemini answers an invalid key with 400 and reason `API_KEY_INVALID`.
+# Provider error codes that mean the gateway's key is wrong, whatever the status.
+# Gemini rejects an invalid key with 400 and reason `API_KEY_INVALID`.
 _AUTH_CODES = frozenset({"API_KEY_INVALID", "invalid_api_key", "authentication_error", "UNAUTHENTICATED"})
 # Provider error codes that mean an overload: Anthropic's `overloaded_error`
 # (HTTP 529, or an SSE `error` event), Gemini's `UNAVAILABLE`.

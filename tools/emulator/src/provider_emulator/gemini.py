@@ -56,7 +56,7 @@ def error_response(
     status: int, message: str | None = None, details: list[dict[str, Any]] | None = None
 ) -> web.Response:
     if status == 401:
-        # Gemini answers an invalid key with 400 and the reason in the details.
+        # Gemini rejects an invalid key with 400 and the reason in the details.
         return error_response(
             400,
             "API key not valid. Please pass a valid API key.",

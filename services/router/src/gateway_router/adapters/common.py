@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -24,8 +22,8 @@ THINKING_BLOCKS = "thinking_blocks"
 REASONING_DETAILS = "reasoning_details"
 IMAGES = "images"
 MESSAGE_EXTRAS: frozenset[str] = frozenset({REASONING_CONTENT, THINKING_BLOCKS, REASONING_DETAILS, "reasoning", IMAGES})
-# Where a tool call carries Gemini's thought signature, as Gemini's own
-# OpenAI-compatible endpoint returns it: `extra_content.google.thought_signature`.
+# The tool call field that carries Gemini's thought signature, as Gemini's
+# own OpenAI-compatible endpoint returns it: `extra_content.google.thought_signature`.
 TOOL_CALL_EXTRA = "extra_content"
 
 _MEDIA_TYPES_BY_EXTENSION = {
@@ -87,7 +85,7 @@ class ChunkWriter:
 
 
 def completion(completion_id: str, model: str, choices: list[dict[str, Any]], usage: TokenUsage) -> dict[str, Any]:
-    """A `chat.completion` object."""
+    """Build a `chat.completion` object."""
     return {
         "id": completion_id,
         "object": "chat.completion",
@@ -99,7 +97,7 @@ def completion(completion_id: str, model: str, choices: list[dict[str, Any]], us
 
 
 def new_tool_call_id() -> str:
-    """An OpenAI-style tool call id for providers that send none."""
+    """Make up an OpenAI-style tool call id, for providers that send none."""
     return "call_" + secrets.token_hex(12)
 
 
@@ -122,7 +120,7 @@ def parse_data_url(url: str) -> Media | None:
 
 
 def image_media(part: Mapping[str, Any], param: str) -> Media | None:
-    """The inline bytes of an `image_url` part, or None when it is an https URL."""
+    """Return the inline bytes of an `image_url` part, or None when it is an https URL."""
     url = str(part["image_url"]["url"])
     media = parse_data_url(url)
     if media is not None:
@@ -133,7 +131,7 @@ def image_media(part: Mapping[str, Any], param: str) -> Media | None:
 
 
 def file_media(part: Mapping[str, Any], param: str, provider: str) -> Media:
-    """The bytes of a `file` part: `file_data` as a data URL or plain base64, typed by `filename`."""
+    """Return the bytes of a `file` part: `file_data` as a data URL or plain base64, typed by `filename`."""
     file = part["file"]
     file_data = file.get("file_data")
     if file_data is None:
@@ -155,16 +153,8 @@ def audio_media(part: Mapping[str, Any]) -> Media:
     return Media(f"audio/{str(audio['format']).lower()}", str(audio["data"]))
 
 
-def decoded_size(data: str) -> int:
-    """The byte length of base64 `data`, which checks that it is base64 at all."""
-    try:
-        return len(base64.b64decode(data, validate=True))
-    except (binascii.Error, ValueError):
-        return -1
-
-
 def text_of(content: Any, param: str, provider: str) -> str:
-    """The text of a message whose provider slot takes only text (system prompts, for one)."""
+    """Return the text of a message whose provider slot takes only text (system prompts, for one)."""
     if content is None:
         return ""
     if isinstance(content, str):
@@ -195,7 +185,7 @@ def tool_arguments(arguments: str, param: str) -> dict[str, Any]:
 
 
 def reject_unsupported(body: Mapping[str, Any], names: Iterable[str], provider: str) -> None:
-    """Answer 400 for the first parameter in `names` that the request sets and the provider cannot take."""
+    """Reject with 400 the first parameter in `names` that the request sets and the provider cannot take."""
     for name in names:
         value = body.get(name)
         if value is None or value is False:

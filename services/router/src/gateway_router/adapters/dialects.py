@@ -1,4 +1,4 @@
-"""How each OpenAI-compatible server is asked to reason, and which reasoning fields it takes back.
+"""Reasoning dialects of the OpenAI-compatible servers: the switch each takes, and the fields it takes back.
 
 The servers share OpenAI's wire format but not its reasoning fields:
 
@@ -35,7 +35,7 @@ def apply_reasoning(payload: dict[str, Any], plan: ReasoningPlan | None, dialect
 
 
 def kept_message_fields(dialect: Dialect, message: dict[str, Any]) -> frozenset[str]:
-    """The reasoning fields of an assistant message that `dialect` takes back."""
+    """Return the reasoning fields of an assistant message that `dialect` takes back."""
     if dialect == "deepseek":
         # DeepSeek requires the reasoning of tool-call turns in every later
         # request and ignores it elsewhere.

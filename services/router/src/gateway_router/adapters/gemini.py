@@ -2,7 +2,7 @@
 
 Requests: system messages move to `systemInstruction`, assistant turns become
 `model` contents, tool results become `functionResponse` parts named after
-the call they answer, images, PDFs and audio become `inlineData` parts (the
+the call they reply to, images, PDFs and audio become `inlineData` parts (the
 router fetched https images beforehand), and the reasoning plan becomes
 `generationConfig.thinkingConfig`.
 
@@ -199,7 +199,7 @@ class _Candidate:
         return message
 
     def finish_reason(self) -> str:
-        # Gemini says STOP after function calls too; OpenAI says `tool_calls`.
+        # Gemini reports STOP after function calls too, where OpenAI uses `tool_calls`.
         reason = self.native_finish or "STOP"
         if reason in _FILTER_REASONS:
             return "content_filter"

@@ -38,7 +38,7 @@ class OpenAIAdapter:
         reasoning = context.entry.reasoning
         if reasoning is not None and reasoning.style == "openai_effort" and "max_tokens" in payload:
             # OpenAI's reasoning models reject `max_tokens`; the limit, which
-            # covers reasoning and answer alike, is `max_completion_tokens`.
+            # covers reasoning and reply alike, is `max_completion_tokens`.
             payload.setdefault("max_completion_tokens", payload.pop("max_tokens"))
         if context.stream and spec.stream_usage:
             # The router needs the usage chunk to count a stream's tokens,
@@ -55,7 +55,7 @@ class OpenAIAdapter:
         )
 
     def outgoing_message(self, message: dict[str, Any], context: CallContext) -> dict[str, Any]:
-        """The message without the reasoning fields this provider does not take back."""
+        """Return the message without the reasoning fields this provider does not take back."""
         if message.get("role") != "assistant":
             return message
         kept = kept_message_fields(context.route.spec.dialect, message)
