@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import RunningStack
 from tests.providers import extra, received, received_all, unique
+from tests.test_walking_system import _session_has_turns, wait_until
 
 WEATHER_TOOL = {
     "type": "function",
@@ -276,3 +277,29 @@ def test_openai_two_turns_with_hidden_reasoning(stack: RunningStack) -> None:
 
     assert reply.choices[0].message.content == f"Based on the tool: {TOOL_RESULT}"
     assert reply.usage.completion_tokens_details.reasoning_tokens > 0
+
+
+def test_session_sends_thinking_blocks_back(stack: RunningStack) -> None:
+    """A session stores the signed blocks with the reply, so the next turn needs only the tool result."""
+    session = unique("session-thinking")
+    marker = unique("session-tools")
+    client = stack.client()
+    first = client.chat.completions.create(
+        model="anthropic/claude-sonnet-4",
+        messages=[{"role": "user", "content": f"Weather in Paris? {marker}\n#emulate tool=get_weather"}],
+        tools=[WEATHER_TOOL],
+        extra_body={**THINKING_ON, "session_id": session},
+    )
+    call_id = first.choices[0].message.tool_calls[0].id
+    wait_until(lambda: _session_has_turns(stack, session, 2))
+
+    second = client.chat.completions.create(
+        model="anthropic/claude-sonnet-4",
+        messages=[{"role": "tool", "tool_call_id": call_id, "content": TOOL_RESULT}],
+        tools=[WEATHER_TOOL],
+        extra_body={**THINKING_ON, "session_id": session},
+    )
+
+    assert second.choices[0].message.content == f"Based on the tool: {TOOL_RESULT}"
+    replayed = received_all(stack, marker)[-1]["body"]["messages"][1]["content"][0]
+    assert replayed == extra(first.choices[0].message, "thinking_blocks")[0]

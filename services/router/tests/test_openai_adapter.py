@@ -239,3 +239,30 @@ def test_each_dialect_writes_its_switch(dialect: str, plan: ReasoningPlan, expec
     apply_reasoning(payload, plan, dialect, ENTRY)
 
     assert payload == expected
+
+
+def test_accumulator_keeps_what_goes_back_upstream() -> None:
+    reply = ReplyAccumulator()
+    block = {"type": "thinking", "thinking": "t", "signature": "s"}
+    detail = {"type": "reasoning.text", "text": "t"}
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA=="}}
+    call = {"index": 0, "id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    signature = {"google": {"thought_signature": "g"}}
+    for delta in (
+        {"thinking_blocks": [block]},
+        {"reasoning_details": [detail]},
+        {"images": [image]},
+        {"tool_calls": [{**call, "extra_content": signature}]},
+    ):
+        reply.add({"choices": [{"index": 0, "delta": delta}]})
+
+    assert reply.message() == {
+        "role": "assistant",
+        "content": None,
+        "thinking_blocks": [block],
+        "reasoning_details": [detail],
+        "images": [image],
+        "tool_calls": [
+            {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}, "extra_content": signature}
+        ],
+    }

@@ -6,12 +6,13 @@ from typing import Any
 
 
 class ReplyAccumulator:
-    """Collects the first choice's content, reasoning, thinking blocks, images and tool calls from chunks."""
+    """Collects the first choice's content, reasoning with what must go back upstream, images and tool calls."""
 
     def __init__(self) -> None:
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.thinking_blocks: list[dict[str, Any]] = []
+        self.reasoning_details: list[dict[str, Any]] = []
         self.images: list[dict[str, Any]] = []
         self.tool_calls: dict[int, dict[str, Any]] = {}
         self.finish_reason: str | None = None
@@ -30,6 +31,7 @@ class ReplyAccumulator:
             if delta.get("reasoning_content"):
                 self.reasoning.append(delta["reasoning_content"])
             self.thinking_blocks.extend(delta.get("thinking_blocks") or ())
+            self.reasoning_details.extend(delta.get("reasoning_details") or ())
             self.images.extend(delta.get("images") or ())
             for call in delta.get("tool_calls") or ():
                 self._add_tool_call(call)
@@ -44,6 +46,8 @@ class ReplyAccumulator:
             message["reasoning_content"] = "".join(self.reasoning)
         if self.thinking_blocks:
             message["thinking_blocks"] = self.thinking_blocks
+        if self.reasoning_details:
+            message["reasoning_details"] = self.reasoning_details
         if self.images:
             message["images"] = self.images
         if self.tool_calls:

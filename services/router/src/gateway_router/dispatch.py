@@ -100,6 +100,9 @@ class Outcome:
     reply: ReplyAccumulator = field(default_factory=ReplyAccumulator)
     message: dict[str, Any] | None = None
     first_token_at: float | None = None
+    # The body with its https images replaced by their bytes, made once for
+    # the providers that need them.
+    inlined_body: dict[str, Any] | None = None
     # Whether anything but heartbeats reached the client; from then on a
     # failure can be neither retried nor sent to another model.
     started: bool = False
@@ -213,6 +216,7 @@ class Dispatcher:
                 last = position == len(chain) - 1
                 if last or outcome.started or not may_fall_back(error):
                     raise
+                outcome.reset_reply()
                 logger.warning(
                     "Request %s falls back from %s to %s after %s",
                     meta["request_id"],
@@ -241,7 +245,9 @@ class Dispatcher:
             plan=_plan(requested, outcome.entry, body),
         )
         if adapter.inlines_image_urls:
-            body = await inline_image_urls(body, self._media)
+            if outcome.inlined_body is None:
+                outcome.inlined_body = await inline_image_urls(body, self._media)
+            body = outcome.inlined_body
         request = adapter.build_request(body, context)
 
         attempt = 1
@@ -349,6 +355,10 @@ class Dispatcher:
 
     def _entry(self, model: str) -> CatalogEntry:
         entry = self._catalog.get(catalog_key(model))
+        if entry is None:
+            # A fallback may carry a `:thinking` suffix, which the edge accepted.
+            base, suffix = split_thinking_suffix(model)
+            entry = self._catalog.get(catalog_key(base)) if suffix else None
         if entry is None:
             raise RequestRejected(f"The model `{model}` does not exist.", code="model_not_found", param="model")
         return entry
