@@ -39,6 +39,9 @@ class Family:
     returns_reasoning: bool
     upstream_on: Callable[[str, bool], dict[str, Any]]
     upstream_off: Callable[[str, bool], dict[str, Any]]
+    # Whether the model still returns reasoning when asked not to reason,
+    # because it cannot stop and its provider has no switch to hide the text.
+    reasons_when_off: bool = False
 
 
 def openai_messages(question: str) -> list[dict[str, Any]]:
@@ -101,7 +104,7 @@ _DEEPSEEK_ON, _DEEPSEEK_OFF = _openai_style(
     {"thinking": {"type": "disabled"}},
 )
 _VLLM_ON, _VLLM_OFF = _openai_style(
-    "Qwen/Qwen3-32B",
+    "Qwen/Qwen3-8B",
     {"chat_template_kwargs": {"enable_thinking": True}},
     {"chat_template_kwargs": {"enable_thinking": False}},
 )
@@ -111,7 +114,12 @@ _OPENROUTER_ON, _OPENROUTER_OFF = _openai_style(
 _QWEN_ON, _QWEN_OFF = _openai_style(
     "qwen-plus", {"enable_thinking": True, "thinking_budget": BUDGET}, {"enable_thinking": False}
 )
-_OLLAMA_ON, _OLLAMA_OFF = _openai_style("qwen3:8b", {"reasoning_effort": "medium"}, {"reasoning_effort": "none"})
+_OLLAMA_ON, _OLLAMA_OFF = _openai_style(
+    "gpt-oss:20b",
+    {"reasoning_effort": "medium"},
+    # gpt-oss cannot stop reasoning, so "off" asks for its least effort.
+    {"reasoning_effort": "low"},
+)
 
 FAMILIES = [
     Family(
@@ -156,8 +164,8 @@ FAMILIES = [
     ),
     Family(
         "vllm",
-        "vllm/qwen3-32b",
-        "Qwen/Qwen3-32B",
+        "vllm/qwen3-8b",
+        "Qwen/Qwen3-8B",
         "/vllm/v1/chat/completions",
         "/vllm/v1/chat/completions",
         True,
@@ -186,13 +194,14 @@ FAMILIES = [
     ),
     Family(
         "ollama",
-        "ollama/qwen3:8b",
-        "qwen3:8b",
+        "ollama/gpt-oss:20b",
+        "gpt-oss:20b",
         "/ollama/v1/chat/completions",
         "/ollama/v1/chat/completions",
         True,
         _OLLAMA_ON,
         _OLLAMA_OFF,
+        reasons_when_off=True,
     ),
 ]
 FAMILY_IDS = [family.name for family in FAMILIES]

@@ -81,26 +81,31 @@ def test_openai_gets_parts_unchanged(stack: RunningStack) -> None:
 
 
 @pytest.mark.parametrize(
-    ("model", "part", "param"),
+    ("model", "part", "code", "param"),
     [
+        # The catalog says the model lacks the capability, so the edge rejects the part.
         (
             "anthropic/claude-sonnet-4",
             {"type": "input_audio", "input_audio": {"data": WAV, "format": "wav"}},
+            "capability_not_supported",
             "messages[0].content[1]",
-        ),
-        (
-            "anthropic/claude-sonnet-4",
-            {"type": "file", "file": {"file_id": "file-abc"}},
-            "messages[0].content[1].file.file_id",
         ),
         (
             "deepseek/deepseek-r1",
             {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+            "capability_not_supported",
             "messages[0].content[1]",
+        ),
+        # The model reads PDFs, but the router cannot resolve an OpenAI file id for Anthropic.
+        (
+            "anthropic/claude-sonnet-4",
+            {"type": "file", "file": {"file_id": "file-abc"}},
+            "unsupported_parameter",
+            "messages[0].content[1].file.file_id",
         ),
     ],
 )
-def test_part_the_provider_cannot_take_is_400(stack: RunningStack, model: str, part: dict, param: str) -> None:
+def test_part_the_model_cannot_take_is_400(stack: RunningStack, model: str, part: dict, code: str, param: str) -> None:
     marker = unique("unsupported-part")
 
     with pytest.raises(openai.BadRequestError) as caught:
@@ -108,7 +113,7 @@ def test_part_the_provider_cannot_take_is_400(stack: RunningStack, model: str, p
             model=model, messages=[{"role": "user", "content": [{"type": "text", "text": marker}, part]}]
         )
 
-    assert caught.value.code == "unsupported_parameter"
+    assert caught.value.code == code
     assert caught.value.body["param"] == param
     assert received_all(stack, marker) == []
 

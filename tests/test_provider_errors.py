@@ -187,7 +187,7 @@ def test_unknown_fallback_model_is_404(stack: RunningStack) -> None:
 
 def test_catalog_entry_fallbacks_are_tried_after_the_request_models(stack: RunningStack) -> None:
     """An entry with `fallbacks`, published to the catalog bucket as the catalog service does after an admin change."""
-    model = unique("test/fallback")
+    model = unique("anthropic/fallback")
     entry = CatalogEntry(
         id=model,
         provider="anthropic",

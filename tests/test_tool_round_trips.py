@@ -245,7 +245,7 @@ def test_deepseek_drops_reasoning_of_turns_without_tools(stack: RunningStack) ->
     ("model", "kept"),
     [
         ("openai/o4-mini", {}),
-        ("vllm/qwen3-32b", {"reasoning_content": "thoughts"}),
+        ("vllm/qwen3-8b", {"reasoning_content": "thoughts"}),
         ("openrouter/anthropic/claude-sonnet-4", {"reasoning_details": [{"type": "reasoning.text", "text": "t"}]}),
     ],
 )

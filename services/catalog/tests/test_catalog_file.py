@@ -12,7 +12,7 @@ from gateway_contracts import CatalogEntry
 
 # The providers of the router's registry that the file covers; models of
 # other providers would never be routed.
-HOSTED = {"openai", "anthropic", "google", "deepseek", "mistral", "xai"}
+HOSTED = {"openai", "anthropic", "google", "deepseek", "mistral", "xai", "openrouter", "qwen"}
 SELF_HOSTED = {"vllm", "ollama"}
 
 

@@ -127,13 +127,40 @@ def test_long_suggestion_list_is_cut() -> None:
 
 
 def test_extra_rule_slots_in() -> None:
-    def needs_reasoning(request: ChatCompletionRequest) -> Requirement | None:
-        thinking = (request.model_extra or {}).get("thinking")
-        return Requirement("reasoning", "thinking", "reasoning") if thinking else None
+    def needs_logit_bias(request: ChatCompletionRequest) -> Requirement | None:
+        bias = (request.model_extra or {}).get("logit_bias")
+        return Requirement("text", "logit_bias", "logit bias") if bias else None
 
+    silent = entry("a/silent", ["streaming"])
+
+    with pytest.raises(EdgeError) as caught:
+        check_capabilities(chat(logit_bias={"1": 2}), silent, directory(silent), rules=[needs_logit_bias])
+
+    assert caught.value.param == "logit_bias"
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"thinking": {"enabled": True}}, "thinking"),
+        ({"reasoning": {"effort": "low"}}, "reasoning"),
+        ({"reasoning_effort": "high"}, "reasoning_effort"),
+        ({"model": "a/plain:thinking"}, "model"),
+    ],
+)
+def test_reasoning_request_needs_reasoning(fields: dict, param: str) -> None:
     plain = entry("a/plain", ["text"])
 
     with pytest.raises(EdgeError) as caught:
-        check_capabilities(chat(thinking={"enabled": True}), plain, directory(plain), rules=[needs_reasoning])
+        check_capabilities(chat(**fields), plain, directory(plain))
 
-    assert caught.value.param == "thinking"
+    assert caught.value.code == "capability_not_supported"
+    assert caught.value.param == param
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"thinking": {"enabled": True, "optional": True}}, {"thinking": {"enabled": False}}, {"reasoning_effort": "none"}],
+)
+def test_optional_or_disabled_reasoning_needs_nothing(fields: dict) -> None:
+    assert requirements(chat(**fields)) == []

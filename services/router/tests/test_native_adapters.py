@@ -381,3 +381,15 @@ def test_anthropic_errors(status: int, error_type: str, code: str, client_status
 
     assert error.code == code
     assert error.status == client_status
+
+
+def test_anthropic_json_schema_becomes_output_format() -> None:
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    body = {
+        "messages": [{"role": "user", "content": "hi"}],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "reply", "schema": schema}},
+    }
+
+    request = ADAPTERS["anthropic"].build_request(body, context(CLAUDE, stream=False))
+
+    assert orjson.loads(request.body)["output_config"] == {"format": {"type": "json_schema", "schema": schema}}
