@@ -237,3 +237,26 @@ async def _delete_catalog_entry(stack: RunningStack, model: str) -> None:
         await bucket.delete(catalog_key(model))
     finally:
         await nc.close()
+
+
+def test_held_role_chunk_goes_out_while_upstream_is_silent(stack: RunningStack) -> None:
+    """The role chunk waits for output so a failure can be retried, but not past a heartbeat (1 s in the tests)."""
+    content = f"{unique('held')}\n#emulate words=2 delay_ms=3000"
+    arrivals: list[tuple[float, str]] = []
+    started = time.monotonic()
+
+    with stack.http() as http:
+        with http.stream(
+            "POST",
+            "/v1/chat/completions",
+            json={"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": content}], "stream": True},
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        ) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: {"):
+                    arrivals.append((time.monotonic() - started, line))
+
+    role_at = arrivals[0][0]
+    content_at = next(at for at, line in arrivals if '"content":"word0"' in line)
+    assert '"role":"assistant"' in arrivals[0][1]
+    assert content_at - role_at > 1.0

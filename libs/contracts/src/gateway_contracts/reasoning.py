@@ -115,6 +115,7 @@ def requested_thinking(
             optional=bool(thinking.get("optional", False)),
         )
     if reasoning is not None:
+        # NOTE: OpenRouter's `exclude` (reason but return no text) is not applied.
         effort = reasoning.get("effort")
         return ThinkingRequest(
             enabled=reasoning.get("enabled") is not False and effort != "none",

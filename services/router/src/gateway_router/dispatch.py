@@ -81,6 +81,15 @@ class Job:
     task: asyncio.Task[None] | None = None
     # Frames of this request sent through the object store so far.
     offloaded: int = 0
+    # Stream frames without output (the role chunk, for one), held back so
+    # that a failure before any output can still be retried; they go out with
+    # the first output, or instead of the first heartbeat.
+    held: list[bytes] = field(default_factory=list)
+    # Whether anything but heartbeats reached the edge; from then on a
+    # failure can be neither retried nor sent to another model.
+    started: bool = False
+    # Keeps the held frames ahead of later ones when the heartbeat loop releases them.
+    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 @dataclass(slots=True)
@@ -103,9 +112,6 @@ class Outcome:
     # The body with its https images replaced by their bytes, made once for
     # the providers that need them.
     inlined_body: dict[str, Any] | None = None
-    # Whether anything but heartbeats reached the client; from then on a
-    # failure can be neither retried nor sent to another model.
-    started: bool = False
 
     def reset_reply(self) -> None:
         self.reply = ReplyAccumulator()
@@ -159,8 +165,24 @@ class Dispatcher:
         """Tell the edge about every request whose upstream has been silent for `idle_seconds`."""
         now = time.monotonic()
         for job in list(self.jobs.values()):
-            if now - job.last_frame_at >= idle_seconds:
+            if now - job.last_frame_at < idle_seconds:
+                continue
+            if job.held:
+                # The client has waited long enough: it gets the held frames
+                # now, and the request can no longer be retried.
+                await self._release(job, None)
+            else:
                 await self._send(job, HEARTBEAT_FRAME)
+
+    async def _release(self, job: Job, frame: bytes | None) -> None:
+        """Send the held frames, then `frame`, in order; the request has started from here on."""
+        async with job.send_lock:
+            job.started = True
+            held, job.held = job.held, []
+            for earlier in held:
+                await self._send(job, earlier)
+            if frame is not None:
+                await self._send(job, frame)
 
     async def _send(self, job: Job, frame: bytes) -> None:
         job.last_frame_at = time.monotonic()
@@ -214,9 +236,10 @@ class Dispatcher:
                 return
             except RouterError as error:
                 last = position == len(chain) - 1
-                if last or outcome.started or not may_fall_back(error):
+                if last or job.started or not may_fall_back(error):
                     raise
                 outcome.reset_reply()
+                job.held.clear()
                 logger.warning(
                     "Request %s falls back from %s to %s after %s",
                     meta["request_id"],
@@ -260,7 +283,7 @@ class Dispatcher:
                         await self._complete(job, adapter, context, request, outcome)
                 return
             except UpstreamFailed as error:
-                delay = None if outcome.started else self._retry.delay(attempt, error)
+                delay = None if job.started else self._retry.delay(attempt, error)
                 if delay is None:
                     raise
                 logger.info(
@@ -272,6 +295,7 @@ class Dispatcher:
                     attempt,
                 )
                 outcome.reset_reply()
+                job.held.clear()
                 await asyncio.sleep(delay)
                 attempt += 1
 
@@ -294,7 +318,7 @@ class Dispatcher:
         outcome.usage = parsed.usage
         outcome.upstream_model = parsed.upstream_model
         outcome.message = parsed.message
-        outcome.started = True
+        job.started = True
         cost = self._price(job, outcome)
         await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
 
@@ -302,9 +326,6 @@ class Dispatcher:
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
     ) -> None:
         include_usage = job.meta["include_usage"]
-        # Chunks without output (the role chunk, for one) wait until output
-        # arrives, so that a failure before any output can still be retried.
-        held: list[bytes] = []
         async with self._http.post(
             request.url, data=request.body, headers=request.headers, allow_redirects=False
         ) as response:
@@ -326,22 +347,15 @@ class Dispatcher:
                     payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
                 outcome.reply.add(piece.chunk)
                 frame = encode_frame(FrameKind.CHUNK, payload)
-                if not outcome.reply.has_output:
-                    held.append(frame)
+                if not job.started and not outcome.reply.has_output:
+                    job.held.append(frame)
                     continue
-                if outcome.first_token_at is None:
+                if outcome.first_token_at is None and outcome.reply.has_output:
                     outcome.first_token_at = time.time()
-                outcome.started = True
-                for earlier in held:
-                    await self._send(job, earlier)
-                held.clear()
-                await self._send(job, frame)
+                await self._release(job, frame)
 
-        outcome.started = True
-        for earlier in held:
-            await self._send(job, earlier)
         outcome.message = outcome.reply.message()
-        await self._send(job, DONE_FRAME)
+        await self._release(job, DONE_FRAME)
 
     async def _load_body(self, meta: DispatchMeta, raw_body: bytes) -> dict[str, Any]:
         body_ref = meta.get("body_ref")

@@ -79,6 +79,8 @@ def _xai(payload: dict[str, Any], plan: ReasoningPlan, entry: CatalogEntry) -> N
 
 
 def _qwen(payload: dict[str, Any], plan: ReasoningPlan, entry: CatalogEntry) -> None:
+    # NOTE: open-weight Qwen3 models on Model Studio reject non-streaming calls
+    # with thinking on; their 400 reaches the client as the provider sent it.
     payload["enable_thinking"] = plan.enabled
     if plan.enabled and plan.budget_tokens is not None:
         payload["thinking_budget"] = plan.budget_tokens

@@ -184,6 +184,8 @@ class _Candidate:
             self.images.append(image)
             return {IMAGES: [image]}
         if part.get("text"):
+            # NOTE: a thought signature on a text part is dropped; Gemini
+            # requires signatures back only on function calls.
             self.texts.append(part["text"])
             return {"content": part["text"]}
         return None

@@ -99,6 +99,8 @@ class OpenAIAdapter:
 
             for choice in choices:
                 changed |= _rename_reasoning(choice.get("delta"))
+            # NOTE: reasoning that a server sends after content has started is
+            # passed on where it arrives; only a chunk carrying both is reordered.
             if len(choices) == 1 and _has_both(choices[0].get("delta")):
                 yield _reasoning_part(chunk)
                 chunk = _answer_part(chunk)
