@@ -83,7 +83,7 @@ def test_openai_gets_parts_unchanged(stack: RunningStack) -> None:
 @pytest.mark.parametrize(
     ("model", "part", "code", "param"),
     [
-        # The catalog says the model lacks the capability, so the edge rejects the part.
+        # The model's catalog entry lacks the capability, so the edge rejects the part.
         (
             "anthropic/claude-sonnet-4",
             {"type": "input_audio", "input_audio": {"data": WAV, "format": "wav"}},

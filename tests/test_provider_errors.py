@@ -12,7 +12,7 @@ from gateway_contracts import CatalogEntry, bus, catalog_key
 from tests.conftest import RunningStack
 from tests.providers import received_all, unique
 
-# (model, status the emulated provider answers with, status and code the client gets)
+# (model, status of the emulated provider's error, status and code the client gets)
 CASES = [
     ("anthropic/claude-sonnet-4", 429, 429, "rate_limited"),
     ("anthropic/claude-sonnet-4", 529, 503, "upstream_overloaded"),

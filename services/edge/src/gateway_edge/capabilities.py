@@ -87,7 +87,7 @@ def needs_audio_output(chat: ChatCompletionRequest) -> Requirement | None:
 
 
 def needs_reasoning(chat: ChatCompletionRequest) -> Requirement | None:
-    # Any spelling of a reasoning request counts, unless it says reasoning is optional.
+    # Any spelling of a reasoning request counts, unless it marks reasoning as optional.
     requested = requested_thinking(
         chat.thinking.model_dump(exclude_none=True) if chat.thinking else None,
         chat.reasoning.model_dump(exclude_none=True) if chat.reasoning else None,

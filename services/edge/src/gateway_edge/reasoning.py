@@ -1,8 +1,9 @@
 """Checks of the model names and the reasoning request, made before anything is dispatched.
 
-Whether a model can reason at all is a capability rule (`capabilities.py`);
-this module checks what the reasoning request asks of each model that may
-serve it: the combinations its provider would reject.
+Whether a model can reason at all is a capability rule (`capabilities.py`).
+This module rejects the rest before dispatch: reasoning combined with
+parameters that the model's provider rejects, such as a budget not below
+`max_tokens` or a temperature other than 1 with Anthropic's thinking.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def resolve_model(directory: ModelDirectory, name: str, param: str = "model") ->
 
 
 def requested_by(chat: ChatCompletionRequest, suffix: bool) -> ThinkingRequest | None:
-    """The request's reasoning request, whichever spelling it used."""
+    """Read the request's reasoning request, whichever spelling it used."""
     return requested_thinking(
         chat.thinking.model_dump(exclude_none=True) if chat.thinking else None,
         chat.reasoning.model_dump(exclude_none=True) if chat.reasoning else None,

@@ -82,7 +82,7 @@ class Job:
     # Frames of this request sent through the object store so far.
     offloaded: int = 0
     # Stream frames without output (the role chunk, for one), held back so
-    # that a failure before any output can still be retried; they go out with
+    # that a failure before any output can still be retried. They go out with
     # the first output, or instead of the first heartbeat.
     held: list[bytes] = field(default_factory=list)
     # Whether anything but heartbeats reached the edge; from then on a

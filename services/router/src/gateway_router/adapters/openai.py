@@ -1,10 +1,10 @@
 """OpenAI's Chat Completions format, for OpenAI and every OpenAI-compatible server.
 
 Replies are already in the gateway's format. The adapter forwards the
-upstream's bytes as they are and re-serializes a reply or chunk only when it
-changes something: a server's `reasoning` field renamed to
-`reasoning_content`, or a chunk that carries reasoning and content split in
-two so that the reasoning comes first.
+upstream's bytes as they are, and re-serializes a reply or chunk only when it
+changes something. It renames a server's `reasoning` field to
+`reasoning_content`, and splits a chunk that carries reasoning and content in
+two, reasoning first.
 """
 
 from __future__ import annotations
