@@ -31,22 +31,22 @@ def usage_of(stack: RunningStack, model: str, content: str, stream: bool) -> dic
         ("google/gemini-2.5-flash", 0),
         ("deepseek/deepseek-r1", None),
         ("openrouter/anthropic/claude-sonnet-4", 3),
-        ("openai/o4-mini", None),
+        ("openai/o4-mini", 3),
     ],
 )
 def test_usage_breakdown(stack: RunningStack, model: str, cache_write: int | None, stream: bool) -> None:
-    """The emulator reads 4 prompt tokens from the cache and writes 3 where the provider reports writes.
+    """The emulator adds 4 prompt tokens read from the cache and 3 written to it, where the provider reports writes.
 
-    OpenAI and DeepSeek replies pass through with their own usage object,
-    which has no cache writes (`cache_write` None).
+    DeepSeek reports no cache writes (`cache_write` None): its written tokens are plain input.
     """
     marker = unique("usage")
     content = f"Count {marker}\n#emulate cached=4 cache_write=3 reply=one two three\n#emulate thinking=a b c d e"
 
     usage = usage_of(stack, model, content, stream)
 
-    # The emulator counts every word, directive lines included, plus three tokens of framing.
-    prompt = words(content) + 3
+    # The emulator counts every word, directive lines included, plus three tokens
+    # of framing, and adds the cached and written tokens.
+    prompt = words(content) + 3 + 4 + 3
     assert usage["prompt_tokens"] == prompt
     assert usage["completion_tokens"] == 3 + 5
     assert usage["total_tokens"] == prompt + 8

@@ -33,7 +33,8 @@ ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # Identifiers that a client chooses and that end up in subjects, keys and logs.
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
-# `models` lists fallback models, tried in order when the first one fails.
+# `dry_run` asks for the cost without calling the model, and `models` lists
+# fallback models, tried in order when the first one fails.
 GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id", "dry_run", "models"})
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]

@@ -116,6 +116,7 @@ class Outcome:
     def reset_reply(self) -> None:
         self.reply = ReplyAccumulator()
         self.usage = None
+        self.cost = None
         self.first_token_at = None
 
     def fail(self, error: RouterError) -> None:
