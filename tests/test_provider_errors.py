@@ -108,6 +108,23 @@ def test_stream_is_retried_before_the_first_byte(stack: RunningStack) -> None:
     assert len(received_all(stack, marker)) == 2
 
 
+def test_error_event_before_output_is_retried(stack: RunningStack) -> None:
+    """Anthropic's overload can arrive as an event after `message_start`; no output reached the client yet."""
+    marker = unique("retried-event")
+
+    chunks = list(
+        stack.client().chat.completions.create(
+            model="anthropic/claude-sonnet-4",
+            messages=[{"role": "user", "content": f"{marker}\n#emulate error_after=0 error_times=1"}],
+            stream=True,
+        )
+    )
+
+    assert "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices).endswith(marker)
+    assert [chunk.choices[0].delta.role for chunk in chunks if chunk.choices].count("assistant") == 1
+    assert len(received_all(stack, marker)) == 2
+
+
 def test_persistent_overload_gives_up_after_three_attempts(stack: RunningStack) -> None:
     marker = unique("overloaded")
 
@@ -241,7 +258,7 @@ async def _delete_catalog_entry(stack: RunningStack, model: str) -> None:
 
 def test_held_role_chunk_goes_out_while_upstream_is_silent(stack: RunningStack) -> None:
     """The role chunk waits for output so a failure can be retried, but not past a heartbeat (1 s in the tests)."""
-    content = f"{unique('held')}\n#emulate words=2 delay_ms=3000"
+    content = f"{unique('held')}\n#emulate words=1 delay_ms=2500"
     arrivals: list[tuple[float, str]] = []
     started = time.monotonic()
 
@@ -255,8 +272,10 @@ def test_held_role_chunk_goes_out_while_upstream_is_silent(stack: RunningStack) 
             for line in response.iter_lines():
                 if line.startswith("data: {"):
                     arrivals.append((time.monotonic() - started, line))
+                if '"content":"word0"' in line:
+                    break
 
-    role_at = arrivals[0][0]
-    content_at = next(at for at, line in arrivals if '"content":"word0"' in line)
-    assert '"role":"assistant"' in arrivals[0][1]
-    assert content_at - role_at > 1.0
+    role_at, role = arrivals[0]
+    content_at = arrivals[-1][0]
+    assert '"role":"assistant"' in role
+    assert content_at - role_at > 0.5

@@ -21,3 +21,12 @@ def test_error_for_one_model_only() -> None:
     assert plan.status(directives, "a", "k") == 529
     assert plan.status(directives, "b", "k") is None
     assert plan.status(Directives(), "a", "k") is None
+
+
+def test_midstream_failure_counts_like_errors() -> None:
+    plan = FailurePlan()
+    directives = Directives(error_after=0, error_times=1)
+
+    assert [plan.midstream(directives, "k") for _ in range(2)] == [True, False]
+    assert plan.midstream(Directives(error_after=2), "k") is True
+    assert plan.midstream(Directives(), "k") is False

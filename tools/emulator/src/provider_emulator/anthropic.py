@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -91,6 +92,10 @@ class Messages:
         problem = _validate(payload)
         if problem is not None:
             return _invalid(problem)
+        if directives.error_after is not None and not self._failures.midstream(
+            directives, request.path + "\n".join(texts)
+        ):
+            directives = replace(directives, error_after=None)
         thinks = (payload.get("thinking") or {}).get("type") in ("enabled", "adaptive")
         scenario = build_scenario(
             _conversation(model, messages, texts),

@@ -6,7 +6,8 @@ test can drive the upstream without a side channel.
 
 Keys:
 - `error=<status>`: answer with the provider's error body for that status.
-- `error_times=<n>`: fail only the first `n` requests that carry the same messages.
+- `error_times=<n>`: fail only the first `n` requests that carry the same messages
+  (with `error`, or on Anthropic's stream with `error_after`).
 - `error_for=<upstream model>`: fail only requests for that model.
 - `error_after=<n>`: stream `n` content chunks, then fail mid-stream.
 - `words=<n>`: the reply has `n` words.

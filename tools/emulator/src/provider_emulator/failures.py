@@ -23,8 +23,18 @@ class FailurePlan:
             return None
         if directives.error_times is None:
             return directives.error
+        return directives.error if self.attempt(key) <= directives.error_times else None
+
+    def midstream(self, directives: Directives, key: str) -> bool:
+        """Whether the stream fails after `error_after` chunks this time."""
+        if directives.error_after is None:
+            return False
+        return directives.error_times is None or self.attempt(key) <= directives.error_times
+
+    def attempt(self, key: str) -> int:
+        """Count one more request with `key` and return how many there were."""
         count = self._seen.pop(key, 0) + 1
         self._seen[key] = count
         if len(self._seen) > _REMEMBERED:
             self._seen.popitem(last=False)
-        return directives.error if count <= directives.error_times else None
+        return count
