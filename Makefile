@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 PACKAGES := \
 	-e libs/contracts[nats] \
 	-e tools/emulator \
-	-e tools/cli \
+	-e tools/cli[local] \
 	-e services/edge \
 	-e services/router \
-	-e services/accounting \
+	-e services/accounting[chdb] \
 	-e services/sessions \
 	-e services/catalog
 

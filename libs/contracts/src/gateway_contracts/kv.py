@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -27,7 +28,7 @@ Record = TypeVar("Record", bound=BaseModel)
 
 
 async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 1) -> None:
-    """Create the stream of `spec`, or update its subjects and limits when it exists."""
+    """Create the stream of `spec`, or update its subjects, limits and replicas when it exists."""
     config = StreamConfig(
         name=spec.name,
         subjects=list(spec.subjects),
@@ -45,9 +46,9 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 
 
 
 async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 1) -> KeyValue:
-    """Open the bucket of `spec`, creating it when it does not exist yet."""
+    """Open the bucket of `spec` with `replicas` copies, creating it when it does not exist yet."""
     try:
-        return await js.key_value(spec.name)
+        bucket = await js.key_value(spec.name)
     except BucketNotFoundError:
         config = KeyValueConfig(
             bucket=spec.name,
@@ -56,15 +57,28 @@ async def ensure_bucket(js: JetStreamContext, spec: BucketSpec, replicas: int = 
             ttl=float(spec.ttl_seconds) if spec.ttl_seconds is not None else None,
         )
         return await js.create_key_value(config)
+    await _match_replicas(js, f"KV_{spec.name}", replicas)
+    return bucket
 
 
 async def ensure_payload_store(js: JetStreamContext, replicas: int = 1) -> ObjectStore:
-    """Open the object store for oversized request bodies, creating it when missing."""
+    """Open the object store for oversized request bodies with `replicas` copies, creating it when missing."""
     try:
-        return await js.object_store(PAYLOAD_OBJECT_STORE)
+        store = await js.object_store(PAYLOAD_OBJECT_STORE)
     except BucketNotFoundError:
         config = ObjectStoreConfig(ttl=float(PAYLOAD_TTL_SECONDS), replicas=replicas)
         return await js.create_object_store(PAYLOAD_OBJECT_STORE, config)
+    await _match_replicas(js, f"OBJ_{PAYLOAD_OBJECT_STORE}", replicas)
+    return store
+
+
+async def _match_replicas(js: JetStreamContext, stream: str, replicas: int) -> None:
+    """Change the replica count of the stream behind an existing bucket, as moving to a cluster needs."""
+    info = await js.stream_info(stream)
+    if info.config.num_replicas == replicas:
+        return
+    await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
+    logger.info("Stream %s now has %d replicas (was %s)", stream, replicas, info.config.num_replicas)
 
 
 class BucketMirror(Generic[Record]):

@@ -11,6 +11,7 @@ the table and a rollup.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
@@ -31,6 +32,8 @@ _DEDUPLICATION_SETTING = "deduplicate_blocks_in_dependent_materialized_views"
 
 
 class AnalyticsStore(Protocol):
+    async def connect(self) -> None: ...
+
     async def apply_schema(self) -> None: ...
 
     async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None: ...
@@ -63,6 +66,9 @@ class ChdbStore:
     async def _run(self, function: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
+    async def connect(self) -> None:
+        """Nothing to do: the session opened with the store."""
+
     async def apply_schema(self) -> None:
         for statement in _schema_statements():
             await self._run(self._session.query, statement)
@@ -92,10 +98,14 @@ class ClickHouseServerStore:
         self._url = url
         self._client: Any = None
 
-    async def apply_schema(self) -> None:
+    async def connect(self) -> None:
         import clickhouse_connect
 
         self._client = await clickhouse_connect.get_async_client(dsn=self._url)
+
+    async def apply_schema(self) -> None:
+        if self._client is None:
+            await self.connect()
         for statement in _schema_statements():
             await self._client.command(statement)
 
@@ -115,6 +125,12 @@ class ClickHouseServerStore:
 def open_store(clickhouse_url: str | None, chdb_path: Path) -> AnalyticsStore:
     if clickhouse_url:
         return ClickHouseServerStore(clickhouse_url)
+    # chdb is an optional dependency (the `chdb` extra): container images use a ClickHouse server instead.
+    if importlib.util.find_spec("chdb") is None:
+        raise SystemExit(
+            "CLICKHOUSE_URL is not set and chdb is not installed; set CLICKHOUSE_URL to a ClickHouse server, "
+            "or install `gateway-accounting[chdb]` to run ClickHouse's engine in process."
+        )
     return ChdbStore(chdb_path)
 
 

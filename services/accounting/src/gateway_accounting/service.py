@@ -17,6 +17,7 @@ from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.reports import analytics, reconcile, usage_report
 from gateway_accounting.settings import AccountingSettings
 from gateway_contracts import bus
+from gateway_contracts.health import ServiceHealth
 from gateway_contracts.kv import ensure_bucket, ensure_stream
 from gateway_contracts.rpc import (
     AnalyticsRequest,
@@ -36,28 +37,34 @@ from gateway_contracts.rpc_nats import respond
 logger = logging.getLogger("gateway_accounting")
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     """Run accounting until `stop` is set."""
     settings = AccountingSettings()
     pool = await database.connect(settings.database_url)
-    await database.apply_schema(pool)
+    await database.prepare_schema(pool, settings.migrate_on_start)
     store = open_store(settings.clickhouse_url, settings.chdb_path)
-    await store.apply_schema()
+    await store.connect()
+    if settings.migrate_on_start:
+        await store.apply_schema()
 
     nc = await nats.connect(settings.nats_url, name="gateway-accounting", max_reconnect_attempts=-1)
     js = nc.jetstream()
-    await ensure_stream(js, bus.USAGE_STREAM)
-    await ensure_stream(js, bus.BUDGET_STREAM)
-    auth_bucket = await ensure_bucket(js, bus.AUTH_BUCKET)
+    await ensure_stream(js, bus.USAGE_STREAM, settings.nats_replicas)
+    await ensure_stream(js, bus.BUDGET_STREAM, settings.nats_replicas)
+    auth_bucket = await ensure_bucket(js, bus.AUTH_BUCKET, settings.nats_replicas)
     await credentials.sync_bucket(pool, auth_bucket)
     budgets = BudgetPublisher(
-        pool, js, await ensure_bucket(js, bus.BUDGET_BUCKET), await ensure_bucket(js, bus.LEDGER_BUCKET)
+        pool,
+        js,
+        await ensure_bucket(js, bus.BUDGET_BUCKET, settings.nats_replicas),
+        await ensure_bucket(js, bus.LEDGER_BUCKET, settings.nats_replicas),
     )
     await budgets.publish_all()
 
     outbox = AnalyticsOutbox(pool, store)
     ingestor = UsageIngestor(js, pool, outbox, budgets, settings.batch_max_events, settings.batch_max_wait_seconds)
     ingest_task = asyncio.create_task(ingestor.run(), name="usage-ingest")
+    health.watch_task(ingest_task)
 
     admin = Admin(pool, auth_bucket, budgets)
     calls = [
@@ -82,6 +89,8 @@ async def serve(stop: asyncio.Event) -> None:
     subscriptions = [
         await respond(nc, subject, bus.ACCOUNTING_QUEUE, model, handler) for subject, model, handler in calls
     ]
+    health.add_readiness_check("NATS connected", lambda: nc.is_connected)
+    health.mark_ready()
     logger.info("Accounting ready: analytics in %s", "ClickHouse server" if settings.clickhouse_url else "chdb")
 
     await stop.wait()

@@ -14,6 +14,7 @@ from gateway_catalog.admin import CatalogAdmin
 from gateway_catalog.loader import load_entries
 from gateway_catalog.settings import CatalogSettings
 from gateway_contracts import CatalogEntry, bus
+from gateway_contracts.health import ServiceHealth
 from gateway_contracts.kv import ensure_bucket
 from gateway_contracts.rpc import (
     AliasListRequest,
@@ -30,25 +31,27 @@ from gateway_contracts.rpc_nats import respond
 logger = logging.getLogger("gateway_catalog")
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     """Load the catalog, publish it and serve admin calls until `stop` is set."""
     settings = CatalogSettings()
     # A broken catalog file stops the service here, before it publishes anything.
     entries = load_entries(settings.catalog_file)
 
     pool = await database.connect(settings.database_url)
-    await database.apply_schema(pool)
+    await database.prepare_schema(pool, settings.migrate_on_start)
     await store.load_file_entries(pool, entries)
 
     nc = await nats.connect(settings.nats_url, name="gateway-catalog", max_reconnect_attempts=-1)
     js = nc.jetstream()
-    models = await ensure_bucket(js, bus.CATALOG_BUCKET)
-    aliases = await ensure_bucket(js, bus.ALIAS_BUCKET)
+    models = await ensure_bucket(js, bus.CATALOG_BUCKET, settings.nats_replicas)
+    aliases = await ensure_bucket(js, bus.ALIAS_BUCKET, settings.nats_replicas)
     # Publishing from PostgreSQL also repairs a bucket that lost writes while
     # no catalog replica was running.
     await store.publish_all(pool, models, aliases)
 
     await _answer_admin_calls(nc, CatalogAdmin(pool, models, aliases))
+    health.add_readiness_check("NATS connected", lambda: nc.is_connected)
+    health.mark_ready()
     logger.info("Catalog ready")
 
     await stop.wait()

@@ -53,18 +53,21 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
 async def _start(settings: EdgeSettings) -> EdgeState:
     nc = await nats.connect(settings.nats_url, name="gateway-edge", max_reconnect_attempts=-1)
     js = nc.jetstream()
-    await ensure_payload_store(js)
+    replicas = settings.nats_replicas
+    await ensure_payload_store(js, replicas)
 
     auth = Authenticator()
-    credentials = BucketMirror(await ensure_bucket(js, bus.AUTH_BUCKET), CredentialRecord, on_change=auth.on_change)
-    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
-    aliases = BucketMirror(await ensure_bucket(js, bus.ALIAS_BUCKET), ModelAlias)
-    providers = BucketMirror(await ensure_bucket(js, bus.PROVIDERS_BUCKET), ProviderStatus)
-    budget_records = BucketMirror(await ensure_bucket(js, bus.BUDGET_BUCKET), BudgetRecord)
+    credentials = BucketMirror(
+        await ensure_bucket(js, bus.AUTH_BUCKET, replicas), CredentialRecord, on_change=auth.on_change
+    )
+    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET, replicas), CatalogEntry)
+    aliases = BucketMirror(await ensure_bucket(js, bus.ALIAS_BUCKET, replicas), ModelAlias)
+    providers = BucketMirror(await ensure_bucket(js, bus.PROVIDERS_BUCKET, replicas), ProviderStatus)
+    budget_records = BucketMirror(await ensure_bucket(js, bus.BUDGET_BUCKET, replicas), BudgetRecord)
     for mirror in (credentials, catalog, aliases, providers, budget_records):
         await mirror.start()
     auth.attach(credentials)
-    budgets = BudgetGate(budget_records, await ensure_bucket(js, bus.LEDGER_BUCKET))
+    budgets = BudgetGate(budget_records, await ensure_bucket(js, bus.LEDGER_BUCKET, replicas))
 
     router = RouterClient(nc, js, settings.router_idle_timeout_seconds, settings.max_buffered_bytes)
     await router.start()

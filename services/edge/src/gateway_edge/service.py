@@ -10,6 +10,7 @@ from collections.abc import Generator
 
 import uvicorn
 
+from gateway_contracts.health import ServiceHealth
 from gateway_edge.app import create_app
 from gateway_edge.settings import EdgeSettings
 
@@ -17,18 +18,30 @@ logger = logging.getLogger("gateway_edge")
 
 
 class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the `gateway` command owns the signals."""
+    """uvicorn without its own signal handlers (the `gateway` command owns the signals), reporting its start."""
+
+    def __init__(self, config: uvicorn.Config, health: ServiceHealth) -> None:
+        super().__init__(config)
+        self._health = health
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
 
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        # uvicorn sets `started` once it listens; a failed lifespan start-up exits before this line.
+        if self.started:
+            self._health.mark_ready()
 
-async def serve(stop: asyncio.Event) -> None:
+
+async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     """Serve HTTP until `stop` is set, then finish in-flight requests within the grace period."""
     settings = EdgeSettings()
+    app = create_app(settings)
+    health.add_readiness_check("NATS connected", lambda: app.state.edge.nc.is_connected)
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         loop="none",
@@ -39,7 +52,7 @@ async def serve(stop: asyncio.Event) -> None:
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
         server_header=False,
     )
-    server = _Server(config)
+    server = _Server(config, health)
     sock = _bind(settings.host, settings.port)
 
     async def stop_when_asked() -> None:

@@ -12,6 +12,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 
 from gateway_contracts import CatalogEntry, bus
+from gateway_contracts.health import ServiceHealth
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store, ensure_stream
 from gateway_router.dispatch import Dispatcher
 from gateway_router.media import MediaFetcher
@@ -23,7 +24,7 @@ from gateway_router.settings import RouterSettings
 logger = logging.getLogger("gateway_router")
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     """Run the router until `stop` is set."""
     settings = RouterSettings()
     nc = await nats.connect(settings.nats_url, name="gateway-router", max_reconnect_attempts=-1)
@@ -32,17 +33,17 @@ async def serve(stop: asyncio.Event) -> None:
     # The router publishes the events, so it makes sure their streams exist
     # before the first request rather than failing on it.
     for spec in bus.STREAMS:
-        await ensure_stream(js, spec)
-    await ensure_payload_store(js)
+        await ensure_stream(js, spec, settings.nats_replicas)
+    await ensure_payload_store(js, settings.nats_replicas)
 
     routes = resolve_routes(os.environ, settings.emulator_url)
-    providers_bucket = await ensure_bucket(js, bus.PROVIDERS_BUCKET)
+    providers_bucket = await ensure_bucket(js, bus.PROVIDERS_BUCKET, settings.nats_replicas)
     for status in status_records(routes):
         await providers_bucket.put(status.provider, status.model_dump_json().encode())
     for name, route in routes.items():
         logger.info("Provider %s is %s", name, route.mode)
 
-    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
+    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET, settings.nats_replicas), CatalogEntry)
     await catalog.start()
 
     publisher = EventPublisher(js, settings.event_ack_timeout_seconds)
@@ -56,6 +57,9 @@ async def serve(stop: asyncio.Event) -> None:
     cancel_sub = await nc.subscribe(bus.ROUTER_CANCEL, cb=dispatcher.on_cancel)
     ping_sub = await nc.subscribe(bus.ROUTER_PING, queue=bus.ROUTER_QUEUE, cb=_pong(nc))
     heartbeats = asyncio.create_task(_heartbeat_loop(dispatcher, settings.heartbeat_seconds), name="heartbeats")
+    health.watch_task(heartbeats)
+    health.add_readiness_check("NATS connected", lambda: nc.is_connected)
+    health.mark_ready()
     logger.info("Router ready: %d models in the catalog", len(catalog.records))
 
     await stop.wait()

@@ -6,6 +6,8 @@ from importlib.resources import files
 
 import asyncpg
 
+from gateway_sessions.settings import SessionsSettings
+
 # Any constant unique to this service: concurrent starts apply the schema one at a time.
 _SCHEMA_LOCK = 0x67617465_02
 
@@ -22,3 +24,27 @@ async def apply_schema(pool: asyncpg.Pool) -> None:
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
         await connection.execute(sql)
+
+
+async def prepare_schema(pool: asyncpg.Pool, migrate_on_start: bool) -> None:
+    """Apply the schema, or, when migrations run apart from the service, make sure they did."""
+    if migrate_on_start:
+        await apply_schema(pool)
+        return
+    # The schema file runs in one transaction, so the schema exists only once the whole file was applied.
+    async with pool.acquire() as connection:
+        exists = await connection.fetchval("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", "sessions")
+    if not exists:
+        raise SystemExit(
+            "PostgreSQL schema `sessions` does not exist and GATEWAY_MIGRATE_ON_START is false; "
+            "run `gateway migrate sessions` against this DATABASE_URL first."
+        )
+
+
+async def migrate() -> None:
+    """Apply the sessions schema to `DATABASE_URL` for `gateway migrate sessions`."""
+    pool = await connect(SessionsSettings().database_url)
+    try:
+        await apply_schema(pool)
+    finally:
+        await pool.close()

@@ -8,6 +8,7 @@ import logging
 import nats
 
 from gateway_contracts import bus
+from gateway_contracts.health import ServiceHealth
 from gateway_contracts.kv import ensure_stream
 from gateway_contracts.rpc import HistoryRequest
 from gateway_contracts.rpc_nats import respond
@@ -19,21 +20,24 @@ from gateway_sessions.settings import SessionsSettings
 logger = logging.getLogger("gateway_sessions")
 
 
-async def serve(stop: asyncio.Event) -> None:
+async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     """Run the sessions service until `stop` is set."""
     settings = SessionsSettings()
     pool = await database.connect(settings.database_url)
-    await database.apply_schema(pool)
+    await database.prepare_schema(pool, settings.migrate_on_start)
 
     nc = await nats.connect(settings.nats_url, name="gateway-sessions", max_reconnect_attempts=-1)
     js = nc.jetstream()
-    await ensure_stream(js, bus.SESSION_STREAM)
+    await ensure_stream(js, bus.SESSION_STREAM, settings.nats_replicas)
 
     consumer = TurnsConsumer(js, pool)
     consumer_task = asyncio.create_task(consumer.run(), name="session-turns")
+    health.watch_task(consumer_task)
     history_sub = await respond(
         nc, bus.SESSIONS_HISTORY, bus.SESSIONS_QUEUE, HistoryRequest, lambda request: read_history(pool, request)
     )
+    health.add_readiness_check("NATS connected", lambda: nc.is_connected)
+    health.mark_ready()
     logger.info("Sessions ready")
 
     await stop.wait()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gateway_cli.serve import SERVICES, run_service
-from gateway_cli.up import run_up
+from gateway_cli import SERVICES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,10 +16,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve = commands.add_parser("serve", help="run one service in the foreground, as a container does")
     serve.add_argument("service", choices=SERVICES)
+    migrate = commands.add_parser(
+        "migrate", help="apply the database schemas of the named services (default: every service with one), then exit"
+    )
+    migrate.add_argument("services", nargs="*", metavar="SERVICE")
+    health = commands.add_parser(
+        "health", help="exit 0 when the service on this host is ready (or alive, with --live), 1 when it is not"
+    )
+    health.add_argument("service", choices=SERVICES)
+    health.add_argument("--live", action="store_true", help="check liveness instead of readiness")
     args = parser.parse_args(argv)
 
+    # Each command imports only what it needs: `gateway health` runs every few seconds in containers.
     if args.command == "up":
+        from gateway_cli.up import run_up
+
         return run_up()
+    if args.command == "migrate":
+        from gateway_cli.migrate import run_migrate
+
+        return run_migrate(args.services)
+    if args.command == "health":
+        from gateway_cli.probe import run_health
+
+        return run_health(args.service, args.live)
+
+    from gateway_cli.serve import run_service
+
     return run_service(args.service)
 
 

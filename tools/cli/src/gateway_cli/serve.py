@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
 
 from gateway_cli import logs
+from gateway_cli.ops import OpsServer
+from gateway_cli.settings import ProcessSettings, read_settings
+from gateway_contracts.health import ServiceHealth
 
 ENTRY_POINT_GROUP = "gateway.services"
-SERVICES = ("edge", "router", "accounting", "sessions", "catalog")
 
-ServeFunction = Callable[[asyncio.Event], Awaitable[None]]
+# A service's entry point: runs until the event is set, reporting its state through the health object.
+ServeFunction = Callable[[asyncio.Event, ServiceHealth], Awaitable[None]]
 
 logger = logging.getLogger("gateway_cli.serve")
 
@@ -29,10 +31,11 @@ def load_service(name: str) -> ServeFunction:
 
 
 def run_service(name: str) -> int:
-    logs.configure(name, os.environ.get("GATEWAY_LOG_FORMAT", "json"), os.environ.get("GATEWAY_LOG_LEVEL", "INFO"))
+    settings = read_settings("gateway serve")
+    logs.configure(name, settings.log_format, settings.log_level)
     serve = load_service(name)
     try:
-        _event_loop_runner()(_run(serve))
+        _event_loop_runner()(_run(name, serve, settings))
     except SystemExit:
         raise
     except Exception:
@@ -50,9 +53,26 @@ def _event_loop_runner() -> Callable[[Awaitable[None]], None]:
     return uvloop.run
 
 
-async def _run(serve: ServeFunction) -> None:
+async def _run(name: str, serve: ServeFunction, settings: ProcessSettings) -> None:
+    health = ServiceHealth(name)
     stop = asyncio.Event()
+
+    def request_stop() -> None:
+        # Readiness fails from the first signal on, so that no new work is routed here while the service drains.
+        health.mark_stopping()
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await serve(stop)
+        loop.add_signal_handler(sig, request_stop)
+
+    ops = None
+    if settings.metrics_port is not None:
+        ops = OpsServer(health, settings.metrics_host, settings.metrics_port)
+        await ops.start()
+    try:
+        await serve(stop, health)
+    finally:
+        # The health endpoints answer until the service has finished draining.
+        if ops is not None:
+            await ops.stop()

