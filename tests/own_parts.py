@@ -7,6 +7,7 @@ own, so that stopping one of them never disturbs the other tests.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -73,9 +74,30 @@ def wait_until(condition: Callable[[], bool], what: str, log: Path | None = None
     pytest.fail(f"Timed out after {timeout:.0f} s waiting for {what}.{detail}")
 
 
-def answers(url: str) -> int | None:
+def http_status(url: str) -> int | None:
     """The HTTP status of GET `url`, or None while nothing listens there."""
     try:
         return httpx.get(url, timeout=2).status_code
     except httpx.HTTPError:
         return None
+
+
+def start_nats(directory: Path, port: int) -> subprocess.Popen:
+    """A nats-server with JetStream of its own, for parts that must not join the session's queue groups."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nats.conf"
+    conf.write_text(f'listen: 127.0.0.1:{port}\njetstream {{ store_dir: "{directory / "store"}" }}\n')
+    with (directory / "nats.log").open("ab") as output:
+        server = subprocess.Popen(
+            [str(Path(sys.executable).parent / "nats-server"), "-c", str(conf)], stdout=output, stderr=subprocess.STDOUT
+        )
+    wait_until(lambda: _accepts_connections(port), f"nats-server on port {port}", directory / "nats.log", timeout=20)
+    return server
+
+
+def _accepts_connections(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True

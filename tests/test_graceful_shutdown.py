@@ -17,7 +17,7 @@ import pytest
 
 from gateway_cli.stack import Credentials, LocalStack, StackConfig
 from tests.conftest import RunningStack, free_port
-from tests.own_parts import answers, create_database, service_environment, start_service, stop_process, wait_until
+from tests.own_parts import create_database, http_status, service_environment, start_service, stop_process, wait_until
 
 MODEL = "openai/gpt-4o-mini"
 # Thirty words 100 ms apart: a stream of about three seconds.
@@ -118,14 +118,14 @@ def test_edge_finishes_stream_after_sigterm(stack: RunningStack, tmp_path: Path)
     edge = start_service("edge", env, log)
     base_url = f"http://127.0.0.1:{http_port}"
     try:
-        wait_until(lambda: answers(f"{base_url}/readyz") == 200, "the second edge to be ready", log)
+        wait_until(lambda: http_status(f"{base_url}/readyz") == 200, "the second edge to be ready", log)
         client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=stack.api_key, max_retries=0)
 
         def stop_edge() -> None:
             edge.send_signal(signal.SIGTERM)
             wait_until(lambda: readiness(metrics_port)["phase"] == "stopping", "the edge to stop", log)
             # uvicorn closes its listening socket first, so load balancers see new connections refused.
-            wait_until(lambda: answers(f"{base_url}/healthz") is None, "the edge to stop listening", log)
+            wait_until(lambda: http_status(f"{base_url}/healthz") is None, "the edge to stop listening", log)
 
         with client:
             text, finish_reason, completion_tokens = stream_through(client, stop_edge)

@@ -17,7 +17,7 @@ from gateway_contracts import bus
 from gateway_contracts.bus import BucketSpec
 from gateway_contracts.kv import ensure_bucket
 from tests.conftest import LoopThread, free_port
-from tests.own_parts import answers, service_environment, start_service, stop_process, wait_until
+from tests.own_parts import http_status, service_environment, start_service, stop_process, wait_until
 
 NATS_SERVER = str(Path(sys.executable).parent / "nats-server")
 
@@ -55,7 +55,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
 
 
 async def _wait_for_jetstream(url: str) -> None:
-    """Return once the cluster has elected the JetStream meta leader and answers account requests."""
+    """Return once the cluster has elected its JetStream meta leader and serves account requests."""
     deadline = time.monotonic() + 45
     nc = await nats.connect(url, max_reconnect_attempts=-1)
     try:
@@ -100,7 +100,7 @@ def test_router_creates_replicated_streams_and_buckets(cluster: list[str], tmp_p
     env = service_environment(NATS_URL=cluster[1], GATEWAY_NATS_REPLICAS="3", GATEWAY_METRICS_PORT=str(port))
     router = start_service("router", env, log)
     try:
-        wait_until(lambda: answers(f"http://127.0.0.1:{port}/readyz") == 200, "the router to be ready", log)
+        wait_until(lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200, "the router to be ready", log)
     finally:
         assert stop_process(router) == 0
 

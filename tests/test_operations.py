@@ -12,9 +12,10 @@ import httpx
 from tests.conftest import RunningStack, free_port
 from tests.own_parts import (
     GATEWAY,
-    answers,
     create_database,
+    http_status,
     service_environment,
+    start_nats,
     start_service,
     stop_process,
     wait_until,
@@ -58,7 +59,7 @@ def test_service_reports_health_on_metrics_port(stack: RunningStack, tmp_path: P
     )
     sessions = start_service("sessions", env, log)
     try:
-        wait_until(lambda: answers(f"http://127.0.0.1:{port}/readyz") == 200, "sessions to be ready", log)
+        wait_until(lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200, "sessions to be ready", log)
         ready = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5).json()
         alive = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json()
         probe = gateway("health", "sessions", env=env)
@@ -88,7 +89,7 @@ def test_health_of_stopped_service_fails(tmp_path: Path) -> None:
     result = gateway("health", "router", env=service_environment(GATEWAY_METRICS_PORT=str(port)))
 
     assert result.returncode == 1
-    assert f"router: no health answer from http://127.0.0.1:{port}/readyz" in result.stderr
+    assert f"router: no health response from http://127.0.0.1:{port}/readyz" in result.stderr
 
 
 def test_invalid_metrics_port_names_the_variable() -> None:
@@ -134,7 +135,7 @@ def test_migrate_then_start_without_migrating(stack: RunningStack, tmp_path: Pat
     log = tmp_path / "sessions.log"
     sessions = start_service("sessions", {**env, "GATEWAY_METRICS_PORT": str(port)}, log)
     try:
-        wait_until(lambda: answers(f"http://127.0.0.1:{port}/readyz") == 200, "sessions to be ready", log)
+        wait_until(lambda: http_status(f"http://127.0.0.1:{port}/readyz") == 200, "sessions to be ready", log)
     finally:
         assert stop_process(sessions) == 0
 
@@ -155,3 +156,45 @@ def test_migrate_failure_exits_nonzero() -> None:
 
     assert result.returncode == 1
     assert "Migration failed" in result.stderr
+
+
+def test_bootstrap_prints_secrets_once(stack: RunningStack, tmp_path: Path) -> None:
+    nats_port, metrics_port = free_port(), free_port()
+    nats_server = start_nats(tmp_path / "nats", nats_port)
+    log = tmp_path / "accounting.log"
+    env = service_environment(
+        NATS_URL=f"nats://127.0.0.1:{nats_port}",
+        DATABASE_URL=create_database(stack),
+        GATEWAY_DATA_DIR=str(tmp_path / "data"),
+        GATEWAY_METRICS_PORT=str(metrics_port),
+    )
+    accounting = start_service("accounting", env, log)
+    try:
+        wait_until(lambda: http_status(f"http://127.0.0.1:{metrics_port}/readyz") == 200, "accounting to be ready", log)
+        first = gateway("bootstrap", "--project", "ops", env=env)
+        second = gateway("bootstrap", "--project", "ops", env=env)
+    finally:
+        assert stop_process(accounting) == 0
+        stop_process(nats_server)
+
+    assert first.returncode == 0, first.stderr
+    lines = first.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["Project `ops`", "API key", "Admin token"]
+    assert lines[1].split()[-1].startswith("gw-")
+    assert lines[2].split()[-1].startswith("gwadmin-")
+    assert second.returncode == 1
+    assert second.stdout == ""
+    assert "already has an admin token" in second.stderr
+
+
+def test_bootstrap_without_accounting_fails_within_timeout(tmp_path: Path) -> None:
+    nats_port = free_port()
+    nats_server = start_nats(tmp_path / "nats", nats_port)
+    try:
+        env = service_environment(NATS_URL=f"nats://127.0.0.1:{nats_port}")
+        result = gateway("bootstrap", "--timeout", "1", env=env)
+    finally:
+        stop_process(nats_server)
+
+    assert result.returncode == 1
+    assert "No service answered on `gateway.accounting.bootstrap` within 1 s." in result.stderr

@@ -67,7 +67,7 @@ class ChdbStore:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def connect(self) -> None:
-        """Nothing to do: the session opened with the store."""
+        """Open nothing, because the chdb session opened with the store."""
 
     async def apply_schema(self) -> None:
         for statement in _schema_statements():
@@ -125,7 +125,7 @@ class ClickHouseServerStore:
 def open_store(clickhouse_url: str | None, chdb_path: Path) -> AnalyticsStore:
     if clickhouse_url:
         return ClickHouseServerStore(clickhouse_url)
-    # chdb is an optional dependency (the `chdb` extra): container images use a ClickHouse server instead.
+    # chdb is an optional dependency (the `chdb` extra), which container images leave out for a ClickHouse server.
     if importlib.util.find_spec("chdb") is None:
         raise SystemExit(
             "CLICKHOUSE_URL is not set and chdb is not installed; set CLICKHOUSE_URL to a ClickHouse server, "

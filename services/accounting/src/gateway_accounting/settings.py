@@ -12,7 +12,7 @@ class AccountingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
-    # Replicas of the JetStream streams and KV buckets this service creates: 1 on one server, 3 in a cluster.
+    # Copies kept of each JetStream stream and KV bucket this service creates, 1 on one server and 3 in a cluster.
     nats_replicas: int = Field(default=1, ge=1, le=5, validation_alias="GATEWAY_NATS_REPLICAS")
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL")
     # Apply the PostgreSQL schema at start. Production sets it to false and runs `gateway migrate` as a Job.

@@ -10,7 +10,7 @@ class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     nats_url: str = Field(default="nats://127.0.0.1:4222", validation_alias="NATS_URL")
-    # Replicas of the JetStream streams and KV buckets this service creates: 1 on one server, 3 in a cluster.
+    # Copies kept of each JetStream stream and KV bucket this service creates, 1 on one server and 3 in a cluster.
     nats_replicas: int = Field(default=1, ge=1, le=5, validation_alias="GATEWAY_NATS_REPLICAS")
     host: str = Field(default="127.0.0.1", validation_alias="GATEWAY_HTTP_HOST")
     port: int = Field(default=8080, ge=0, le=65535, validation_alias="GATEWAY_HTTP_PORT")

@@ -25,6 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     health.add_argument("service", choices=SERVICES)
     health.add_argument("--live", action="store_true", help="check liveness instead of readiness")
+    bootstrap = commands.add_parser(
+        "bootstrap", help="create the first project, API key and admin token over NATS_URL, and print them once"
+    )
+    bootstrap.add_argument("--project", default="default", help="name of the first project (default: default)")
+    bootstrap.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for a reply from accounting (default: 60)"
+    )
     args = parser.parse_args(argv)
 
     # Each command imports only what it needs: `gateway health` runs every few seconds in containers.
@@ -40,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from gateway_cli.probe import run_health
 
         return run_health(args.service, args.live)
+    if args.command == "bootstrap":
+        from gateway_cli.bootstrap import run_bootstrap
+
+        return run_bootstrap(args.project, args.timeout)
 
     from gateway_cli.serve import run_service
 

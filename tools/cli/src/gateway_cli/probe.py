@@ -35,7 +35,7 @@ def run_health(service: str, live: bool) -> int:
         response = httpx.get(url, timeout=_TIMEOUT_SECONDS)
         body = response.json()
     except (httpx.HTTPError, ValueError) as error:
-        print(f"{service}: no health answer from {url}: {error}", file=sys.stderr)
+        print(f"{service}: no health response from {url}: {error}", file=sys.stderr)
         return 1
 
     if body.get("service") != service:

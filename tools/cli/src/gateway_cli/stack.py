@@ -337,7 +337,7 @@ class LocalStack:
 
         nc = await nats.connect(self.nats_url, name="gateway-up")
         try:
-            reply = await _call_until_answered(
+            reply = await call_until_answered(
                 nc,
                 bus.ACCOUNTING_BOOTSTRAP,
                 BootstrapRequest(project_name="default"),
@@ -387,7 +387,7 @@ async def _accounting_answers(nc: nats.NATS) -> bool:
     return True
 
 
-async def _call_until_answered(nc, subject, request, reply_model, timeout: float):
+async def call_until_answered(nc, subject, request, reply_model, timeout: float):
     deadline = time.monotonic() + timeout
     while True:
         try:
