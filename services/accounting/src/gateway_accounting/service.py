@@ -40,9 +40,10 @@ logger = logging.getLogger("gateway_accounting")
 async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     """Run accounting until `stop` is set."""
     settings = AccountingSettings()
+    # Opened first: without CLICKHOUSE_URL or chdb the service exits here, before it connects to anything.
+    store = open_store(settings.clickhouse_url, settings.chdb_path)
     pool = await database.connect(settings.database_url)
     await database.prepare_schema(pool, settings.migrate_on_start)
-    store = open_store(settings.clickhouse_url, settings.chdb_path)
     await store.connect()
     if settings.migrate_on_start:
         await store.apply_schema()
