@@ -23,6 +23,7 @@ import pytest
 
 from gateway_accounting import database
 from gateway_accounting.analytics import USAGE_TABLE, AnalyticsStore, ChdbStore, ClickHouseServerStore, usage_rows
+from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.reports import usage_report
 from gateway_accounting.spend import record_spend
 from gateway_contracts import CostBreakdown, TokenUsage, UsageEvent
@@ -132,17 +133,22 @@ def usage_event(project_id: str, cost_total: str, started_at: datetime) -> Usage
     )
 
 
-async def test_usage_report_counts_each_request_once(analytics: AnalyticsStore) -> None:
+async def test_retried_block_counts_once(analytics: AnalyticsStore) -> None:
     project_id = f"proj_{uuid.uuid4().hex}"
     day = date(2026, 3, 14)
     started_at = datetime(2026, 3, 14, 23, 59, 59, 999000, tzinfo=UTC)
     # Eighteen decimal places: one token of a cheap model costs less than a nano-dollar.
-    first = usage_event(project_id, "0.000000000000000001", started_at)
-    second = usage_event(project_id, "12.345678901234567891", started_at)
+    block = usage_rows(
+        [
+            usage_event(project_id, "0.000000000000000001", started_at),
+            usage_event(project_id, "12.345678901234567891", started_at),
+        ]
+    )
+    token = uuid.uuid4().hex
 
-    await analytics.insert_json_rows(USAGE_TABLE, usage_rows([first, second]))
-    # A redelivered event arrives in a later batch and must fold into its first copy.
-    await analytics.insert_json_rows(USAGE_TABLE, usage_rows([second]))
+    await analytics.insert_json_rows(USAGE_TABLE, block, token)
+    # A retry after a crash sends the same block under the same token; the table and the rollup drop it.
+    await analytics.insert_json_rows(USAGE_TABLE, block, token)
     report = await usage_report(analytics, UsageReportRequest(project_id=project_id, start=day, end=day))
 
     assert [row.model_dump() for row in report.rows] == [
@@ -159,20 +165,25 @@ async def test_usage_report_counts_each_request_once(analytics: AnalyticsStore) 
     ]
 
 
-async def test_daily_spend_counts_each_request_once(pool: asyncpg.Pool) -> None:
+async def test_redelivered_event_is_recorded_once(pool: asyncpg.Pool) -> None:
     project_id = f"proj_{uuid.uuid4().hex}"
     started_at = datetime(2026, 3, 14, 12, 0, tzinfo=UTC)
     first = usage_event(project_id, "0.000000000000000001", started_at)
     second = usage_event(project_id, "12.345678901234567891", started_at)
 
-    await record_spend(pool, [first, second])
-    await record_spend(pool, [second])
+    recorded = await record_spend(pool, [first, second], usage_rows)
+    redelivered = await record_spend(pool, [second], usage_rows)
     row = await pool.fetchrow(
         "SELECT day, requests, prompt_tokens, completion_tokens, cost_usd FROM accounting.daily_spend"
         " WHERE project_id = $1",
         project_id,
     )
+    queued = await pool.fetchval(
+        "SELECT events FROM accounting.analytics_outbox WHERE token = $1", recorded.outbox_token
+    )
 
+    assert [event.request_id for event in recorded.new] == [first.request_id, second.request_id]
+    assert (redelivered.new, redelivered.outbox_token) == ([], None)
     assert dict(row) == {
         "day": date(2026, 3, 14),
         "requests": 2,
@@ -180,3 +191,18 @@ async def test_daily_spend_counts_each_request_once(pool: asyncpg.Pool) -> None:
         "completion_tokens": 14,
         "cost_usd": Decimal("12.345678901234567892"),
     }
+    assert queued == 2
+
+
+async def test_outbox_delivers_recorded_usage(pool: asyncpg.Pool, analytics: AnalyticsStore) -> None:
+    project_id = f"proj_{uuid.uuid4().hex}"
+    day = date(2026, 3, 15)
+    events = [usage_event(project_id, "0.25", datetime(2026, 3, 15, 8, 30, tzinfo=UTC)) for _ in range(3)]
+    outbox = AnalyticsOutbox(pool, analytics)
+
+    await record_spend(pool, events, usage_rows)
+    remaining = await outbox.flush()
+    report = await usage_report(analytics, UsageReportRequest(project_id=project_id, start=day, end=day))
+
+    assert remaining == 0
+    assert [(row.requests, row.cost_usd) for row in report.rows] == [(3, Decimal("0.75"))]
