@@ -17,6 +17,13 @@ ROUTER_CANCEL = "gateway.router.cancel"
 ROUTER_PING = "gateway.router.ping"
 
 SESSIONS_HISTORY = "gateway.sessions.history"
+# Calls of the `/v1/sessions` API and of the admin API's retention setting.
+SESSIONS_LIST = "gateway.sessions.list"
+SESSIONS_GET = "gateway.sessions.get"
+SESSIONS_PATH = "gateway.sessions.path"
+SESSIONS_DELETE = "gateway.sessions.delete"
+SESSIONS_RETENTION_GET = "gateway.sessions.retention.get"
+SESSIONS_RETENTION_SET = "gateway.sessions.retention.set"
 SESSIONS_QUEUE = "sessions"
 
 ACCOUNTING_USAGE_REPORT = "gateway.accounting.usage.report"
@@ -50,8 +57,12 @@ CATALOG_ALIAS_DELETE = "gateway.catalog.admin.alias.delete"
 CATALOG_QUEUE = "catalog"
 
 USAGE_EVENT_SUBJECT = "gateway.events.usage.v1"
-SESSION_EVENT_SUBJECT = "gateway.events.session.v1"
 BUDGET_EVENT_SUBJECT = "gateway.events.budget.v1"
+# Session events go to one subject per session under this prefix (see
+# `gateway_contracts.sessions.session_event_subject`), so that one session's
+# events can be read back in order, or purged, without the others.
+SESSION_EVENT_PREFIX = "gateway.events.session.v2"
+SESSION_EVENT_SUBJECTS = f"{SESSION_EVENT_PREFIX}.>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +98,7 @@ BUDGET_STREAM = StreamSpec(
 STREAMS = (USAGE_STREAM, SESSION_STREAM, BUDGET_STREAM)
 
 ACCOUNTING_USAGE_CONSUMER = "accounting-usage"
-SESSIONS_TURNS_CONSUMER = "sessions-turns"
+SESSIONS_TURNS_CONSUMER = "sessions-turns-v2"
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ are never forwarded upstream.
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,9 +34,10 @@ ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # Identifiers that a client chooses and that end up in subjects, keys and logs.
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 
-# `dry_run` asks for the cost without calling the model, and `models` lists
-# fallback models, tried in order when the first one fails.
-GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id", "dry_run", "models"})
+# `dry_run` asks for the cost without calling the model, `models` lists
+# fallback models, tried in order when the first one fails, and the others
+# address a server-side session.
+GATEWAY_FIELDS: frozenset[str] = frozenset({"session_id", "parent_turn_id", "session_truncation", "dry_run", "models"})
 
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
@@ -238,6 +240,11 @@ class ChatCompletionRequest(BaseModel):
     reasoning_effort: ReasoningEffort | None = None
     models: Annotated[list[ModelName], Field(max_length=MAX_FALLBACK_MODELS)] | None = None
     session_id: ClientId | None = None
+    # Continue the session from this turn instead of its newest one.
+    parent_turn_id: uuid.UUID | None = None
+    # What to do when the session's history does not fit the model's context
+    # window: reject the request (the default) or drop the oldest turns.
+    session_truncation: Literal["oldest"] | None = None
     # Return the token count, cost range and budget verdict without calling the model.
     dry_run: bool = False
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -117,24 +118,42 @@ class SessionTurn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    turn_id: str
+    turn_id: UUID
     role: str
-    # The message as OpenAI's Chat Completions format writes it.
+    # The message as OpenAI's Chat Completions format writes it, with every
+    # extra field the reply carried (reasoning, thinking blocks and their
+    # signatures), because later requests send it back as it is.
     message: dict[str, Any]
 
 
 class SessionTurnsEvent(BaseModel):
-    """The new messages of one request on a session and the reply it produced."""
+    """The new messages of one request on a session and the reply it produced.
+
+    Published on `session_event_subject(project_id, session_id)`. The turns
+    form a chain: the first one continues from `parent_turn_id` when the
+    request named one, and otherwise from the session's newest turn at the
+    time the event is stored, so that requests on one session are ordered by
+    completion.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     request_id: str
     project_id: str
     session_id: str
     model: str
     status: RequestStatus
+    # The turn that the request continued from, when it named one.
+    parent_turn_id: UUID | None = None
     turns: list[SessionTurn]
+    # Whether the last turn is the assistant's reply, whole or as far as the
+    # client received it; False when the request failed or was cancelled
+    # before any output.
+    includes_reply: bool
+    # When the edge received the request; a session deleted after this
+    # moment does not get the request's turns back.
+    started_at: datetime
     completed_at: datetime
 
 

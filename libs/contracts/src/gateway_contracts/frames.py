@@ -42,6 +42,8 @@ class DispatchMeta(TypedDict):
     session_id: NotRequired[str]
     # How many leading messages of the body came from the session's history.
     history_messages: NotRequired[int]
+    # The turn the request continues from, when the client named one.
+    parent_turn_id: NotRequired[str]
     # Object name in `bus.PAYLOAD_OBJECT_STORE` when the body was too large
     # for one NATS message; the dispatch then carries no body.
     body_ref: NotRequired[str]

@@ -40,14 +40,24 @@ class HistoryRequest(BaseModel):
 
     project_id: str
     session_id: str
+    # Read the conversation up to this turn instead of the session's newest turn.
+    parent_turn_id: str | None = None
 
 
 class HistoryReply(BaseModel):
-    """A session's messages in the order they were appended; empty for a new session."""
+    """The messages that a request on the session continues; empty for a new session.
+
+    A `parent_turn_id` that is not a turn of the session is answered with
+    `RpcError(code="not_found")`.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     messages: list[dict[str, Any]]
+    # Estimated prompt tokens of each message (`gateway_contracts.tokens`).
+    tokens: list[int] = Field(default_factory=list)
+    # The turn the messages end at; None when there are none.
+    head_turn_id: str | None = None
 
 
 class UsageReportRequest(BaseModel):

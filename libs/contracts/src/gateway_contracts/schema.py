@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from gateway_contracts import events, records, rpc
+from gateway_contracts import events, records, rpc, sessions
 from gateway_contracts.chat import ChatCompletionRequest
 
 EXPORTED: tuple[type[BaseModel], ...] = (
@@ -43,6 +43,16 @@ EXPORTED: tuple[type[BaseModel], ...] = (
     rpc.AnalyticsReport,
     rpc.BudgetStatus,
     rpc.ReconcileReport,
+    sessions.SessionRef,
+    sessions.PathRequest,
+    sessions.SessionPath,
+    sessions.SessionListRequest,
+    sessions.SessionList,
+    sessions.SessionDetail,
+    sessions.SessionDeleted,
+    sessions.RetentionRef,
+    sessions.RetentionSetting,
+    sessions.RetentionApplied,
 )
 
 

@@ -217,3 +217,43 @@ def _decoded_size(data: str) -> int:
 
 def _estimate_prompt(messages: Iterable[Mapping[str, Any]], tools: Any) -> int:
     return math.ceil(prompt_upper_bound(messages, tools) / _CHARS_PER_TOKEN)
+
+
+def estimate_message_tokens(message: Mapping[str, Any]) -> int:
+    """Estimate one message's prompt tokens without a tokenizer, for any model.
+
+    Text counts four characters per token, OpenAI's rule of thumb for English
+    (help.openai.com, "What are tokens and how to count them"); text in other
+    languages usually takes more tokens per character, so the estimate runs
+    low there. Counted: the content, `reasoning_content`, the names and
+    arguments of tool calls, `name` and `tool_call_id`. Fields that providers
+    do not count as text, such as thinking-block signatures, are left out.
+    Each image counts `IMAGE_TOKEN_ALLOWANCE`, and audio and files their
+    decoded size, as budget reservations count them.
+    """
+    characters = 0
+    tokens = _TOKENS_PER_MESSAGE
+    content = message.get("content")
+    if isinstance(content, str):
+        characters += len(content)
+    elif isinstance(content, list):
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") in ("text", "refusal"):
+                characters += len(str(part.get(str(part["type"])) or ""))
+            else:
+                tokens += _part_allowance(part)
+
+    for field in ("reasoning_content", "name", "tool_call_id"):
+        value = message.get(field)
+        if isinstance(value, str):
+            characters += len(value)
+    for call in message.get("tool_calls") or ():
+        function = call.get("function") if isinstance(call, Mapping) else None
+        if isinstance(function, Mapping):
+            characters += len(str(function.get("name") or "")) + len(str(function.get("arguments") or ""))
+    return tokens + math.ceil(characters / _CHARS_PER_TOKEN)
+
+
+def estimate_tokens(messages: Iterable[Mapping[str, Any]]) -> int:
+    """Estimate the prompt tokens of a list of messages, as `estimate_message_tokens` does."""
+    return sum(estimate_message_tokens(message) for message in messages)

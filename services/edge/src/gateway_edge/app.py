@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from gateway_contracts import BudgetRecord, CatalogEntry, CredentialRecord, ModelAlias, ProviderStatus, bus
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store
-from gateway_edge import admin, admin_catalog, analytics, chat, health, models, usage
+from gateway_edge import admin, admin_catalog, analytics, chat, health, models, session_admin, sessions, usage
 from gateway_edge.auth import Authenticator
 from gateway_edge.budgets import BudgetGate
 from gateway_edge.catalog import ModelDirectory
@@ -45,7 +45,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         redirect_slashes=False,
     )
     install_handlers(app)
-    for module in (chat, models, usage, analytics, admin, admin_catalog, health):
+    for module in (chat, models, usage, analytics, sessions, admin, admin_catalog, session_admin, health):
         app.include_router(module.router)
     return app
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
-from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
@@ -16,30 +14,25 @@ from starlette.types import Receive
 
 from gateway_contracts import (
     ChatCompletionRequest,
-    CredentialRecord,
     DispatchMeta,
     FrameKind,
-    bus,
     describe_validation_error,
 )
-from gateway_contracts.rpc import HistoryReply, HistoryRequest
 from gateway_edge.admission import admit, dry_run
 from gateway_edge.budgets import Reservation
-from gateway_edge.calls import call_service
 from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
 from gateway_edge.reasoning import check_reasoning, resolve_model
 from gateway_edge.router_client import Exchange, Frame, RouterClient
+from gateway_edge.session_context import prepend_history, session_of
 from gateway_edge.state import EdgeState
 from gateway_edge.streaming import EventStreamResponse
 
 router = APIRouter()
 
-_SESSION_HEADER = "x-session-id"
 _DRY_RUN_HEADER = "x-gateway-dry-run"
 # The smallest remaining daily budget of the request's project and key, after its reservation.
 BUDGET_HEADER = "x-gateway-budget-remaining-usd"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _REQUEST_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
 
@@ -75,23 +68,24 @@ async def chat_completions(request: Request) -> Response:
         "include_usage": chat.include_usage,
         "received_at": received_at,
     }
-    session_id = _session_id(chat, request)
-    if session_id is not None:
-        body = await _prepend_history(state, credential, session_id, body, meta)
+    headers = {"x-request-id": request_id}
+    session = session_of(chat, request)
+    if session is not None:
+        body, session_headers = await prepend_history(state, credential, chat, session, body, meta)
+        headers.update(session_headers)
     if chat.dry_run or request.headers.get(_DRY_RUN_HEADER, "").lower() in ("1", "true"):
         report = await dry_run(state.budgets, credential, entry, chat, body, received_at)
         return Response(orjson.dumps(report), media_type="application/json", headers={"x-request-id": request_id})
 
-    headers = {"x-request-id": request_id}
     reservation = await admit(state.budgets, credential, entry, chat, body, received_at)
     if reservation is not None:
         meta["reserved_project_usd"] = format(reservation.project_usd, "f")
         meta["reserved_key_usd"] = format(reservation.key_usd, "f")
         headers[BUDGET_HEADER] = format(reservation.remaining_usd, "f")
 
-    exchange = await _dispatch(state, meta, body, reservation)
+    exchange = await dispatch(state, meta, body, reservation)
     try:
-        first = await _first_frame(state.router, exchange, request.receive)
+        first = await first_frame(state.router, exchange, request.receive)
     except EdgeError as error:
         if reservation is not None and error.code == "router_unavailable" and error.status == 503:
             # No router was subscribed, so nothing ran and no usage event will settle it.
@@ -112,7 +106,8 @@ async def chat_completions(request: Request) -> Response:
     )
 
 
-async def _dispatch(state: EdgeState, meta: DispatchMeta, body: bytes, reservation: Reservation | None) -> Exchange:
+async def dispatch(state: EdgeState, meta: DispatchMeta, body: bytes, reservation: Reservation | None) -> Exchange:
+    """Send the request to the routers, giving its budget reservation back when the send fails."""
     try:
         return await state.router.dispatch(meta, body)
     except BaseException:
@@ -154,42 +149,7 @@ def _too_large(limit: int) -> EdgeError:
     )
 
 
-def _session_id(chat: ChatCompletionRequest, request: Request) -> str | None:
-    if chat.session_id is not None:
-        return chat.session_id
-    header = request.headers.get(_SESSION_HEADER)
-    if header is None:
-        return None
-    if not _SESSION_ID.match(header):
-        raise EdgeError(
-            "invalid_request",
-            "Invalid `x-session-id` header: use 1 to 128 letters, digits, `.`, `_`, `:` or `-`.",
-            param=_SESSION_HEADER,
-        )
-    return header
-
-
-async def _prepend_history(
-    state: EdgeState, credential: CredentialRecord, session_id: str, body: bytes, meta: DispatchMeta
-) -> bytes:
-    """Put the session's stored messages before the request's own."""
-    history = await call_service(
-        state,
-        "sessions",
-        bus.SESSIONS_HISTORY,
-        HistoryRequest(project_id=credential.project_id or "", session_id=session_id),
-        HistoryReply,
-    )
-    meta["session_id"] = session_id
-    meta["history_messages"] = len(history.messages)
-    if not history.messages:
-        return body
-    data: dict[str, Any] = orjson.loads(body)
-    data["messages"] = history.messages + data["messages"]
-    return orjson.dumps(data)
-
-
-async def _first_frame(router_client: RouterClient, exchange: Exchange, receive: Receive) -> Frame | None:
+async def first_frame(router_client: RouterClient, exchange: Exchange, receive: Receive) -> Frame | None:
     """Wait for the first frame that is not a heartbeat, or return None if the client disconnects first."""
     disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
     try:

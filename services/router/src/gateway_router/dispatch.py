@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -32,7 +31,6 @@ from gateway_contracts import (
     RequestProblem,
     RequestStatus,
     SamplingParams,
-    SessionTurn,
     SessionTurnsEvent,
     ThinkingRequest,
     TokenUsage,
@@ -49,6 +47,7 @@ from gateway_contracts import (
     split_thinking_suffix,
 )
 from gateway_contracts.kv import BucketMirror
+from gateway_contracts.sessions import session_event_subject
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
 from gateway_router.accumulator import ReplyAccumulator
 from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
@@ -58,6 +57,7 @@ from gateway_router.media import MediaFetcher, inline_image_urls
 from gateway_router.providers import ProviderRoute, custom_route
 from gateway_router.publisher import EventPublisher
 from gateway_router.retries import RetryPolicy, may_fall_back, model_chain
+from gateway_router.session_events import encode_session_event, session_event
 from gateway_router.sse import data_lines
 from gateway_router.upstream_errors import translate_transport_errors
 
@@ -65,10 +65,6 @@ logger = logging.getLogger("gateway_router.dispatch")
 
 # Room left in a NATS message for the protocol line around a reply frame.
 _FRAME_RESERVE = 4 * 1024
-
-# Turn ids derive from the request id, so a republished session event carries
-# the same ids and the sessions service stores each turn once.
-_TURN_NAMESPACE = uuid.UUID("6f1c7f0e-4b7a-4e53-9c55-2f3f1d1f9a10")
 
 
 @dataclass(slots=True)
@@ -112,6 +108,8 @@ class Outcome:
     # The body with its https images replaced by their bytes, made once for
     # the providers that need them.
     inlined_body: dict[str, Any] | None = None
+
+    session_event_sent: bool = False
 
     def reset_reply(self) -> None:
         self.reply = ReplyAccumulator()
@@ -206,6 +204,7 @@ class Dispatcher:
         except RouterError as error:
             outcome.fail(error)
             _log_failure(job, outcome, error)
+            await self._store_session_turns(job, outcome)
             await self._send(job, encode_error_frame(error.to_frame()))
         except asyncio.CancelledError:
             outcome.status = "cancelled"
@@ -215,6 +214,7 @@ class Dispatcher:
             logger.error("Request %s failed in the router", job.meta["request_id"], exc_info=True)
             fault = InternalFault(f"The router failed while handling the request: {type(error).__name__}.")
             outcome.fail(fault)
+            await self._store_session_turns(job, outcome)
             await self._send(job, encode_error_frame(fault.to_frame()))
         finally:
             # Shielded: a request cancelled by its client is still accounted for.
@@ -321,6 +321,7 @@ class Dispatcher:
         outcome.message = parsed.message
         job.started = True
         cost = self._price(job, outcome)
+        await self._store_session_turns(job, outcome)
         await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
 
     async def _stream(
@@ -356,7 +357,24 @@ class Dispatcher:
                 await self._release(job, frame)
 
         outcome.message = outcome.reply.message()
+        await self._store_session_turns(job, outcome)
         await self._release(job, DONE_FRAME)
+
+    async def _store_session_turns(self, job: Job, outcome: Outcome) -> None:
+        """Publish the session event and wait for its ack; called just before the request's last frame.
+
+        A client that sends its next message as soon as the reply ends then
+        finds this reply in the session's history.
+        """
+        event = self._session_event(job, outcome)
+        if event is None:
+            return
+        await self._publisher.publish_acked(
+            event_subject(event),
+            encode_session_event(event, self._nc.max_payload - _FRAME_RESERVE),
+            event_id("session", job.meta["request_id"]),
+        )
+        outcome.session_event_sent = True
 
     async def _load_body(self, meta: DispatchMeta, raw_body: bytes) -> dict[str, Any]:
         body_ref = meta.get("body_ref")
@@ -412,11 +430,12 @@ class Dispatcher:
                 usage_event.model_dump_json().encode(),
                 event_id("usage", job.meta["request_id"]),
             )
-            session_event = self._session_event(job, outcome)
-            if session_event is not None:
+            # A cancelled request sends no last frame, so its session event goes out here.
+            event = None if outcome.session_event_sent else self._session_event(job, outcome)
+            if event is not None:
                 await self._publisher.publish(
-                    bus.SESSION_EVENT_SUBJECT,
-                    session_event.model_dump_json().encode(),
+                    event_subject(event),
+                    encode_session_event(event, self._nc.max_payload - _FRAME_RESERVE),
                     event_id("session", job.meta["request_id"]),
                 )
         except Exception:
@@ -469,34 +488,18 @@ class Dispatcher:
         )
 
     def _session_event(self, job: Job, outcome: Outcome) -> SessionTurnsEvent | None:
-        meta = job.meta
-        session_id = meta.get("session_id")
-        if session_id is None or outcome.body is None:
-            return None
+        if outcome.status == "ok":
+            reply = outcome.message
+        else:
+            # A failed or cancelled request keeps what the client received.
+            reply = outcome.reply.message() if outcome.reply.has_output else None
+        # The model that served the request, which differs from the requested one after a fallback.
+        model = outcome.entry.id if outcome.entry else job.meta["model"]
+        return session_event(job.meta, outcome.body, outcome.status, reply, model)
 
-        request_id = meta["request_id"]
-        new_messages = outcome.body.get("messages", [])[meta.get("history_messages", 0) :]
-        messages = list(new_messages)
-        reply = outcome.message if outcome.message is not None else outcome.reply.message()
-        if outcome.status == "ok" or outcome.reply.has_output:
-            messages.append(reply)
-        turns = [
-            SessionTurn(
-                turn_id=str(uuid.uuid5(_TURN_NAMESPACE, f"{request_id}:{index}")),
-                role=str(message.get("role", "user")),
-                message=message,
-            )
-            for index, message in enumerate(messages)
-        ]
-        return SessionTurnsEvent(
-            request_id=request_id,
-            project_id=meta["project_id"],
-            session_id=session_id,
-            model=meta["model"],
-            status=outcome.status,
-            turns=turns,
-            completed_at=datetime.now(UTC),
-        )
+
+def event_subject(event: SessionTurnsEvent) -> str:
+    return session_event_subject(event.project_id, event.session_id)
 
 
 def _log_failure(job: Job, outcome: Outcome, error: RouterError) -> None:

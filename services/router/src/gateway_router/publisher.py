@@ -4,7 +4,8 @@
 JetStream ack arrives later. Events without an ack after `ack_timeout` are
 published again with the same `Nats-Msg-Id`, which JetStream deduplicates,
 so a retry cannot count twice. `drain` waits for the outstanding acks at
-shutdown.
+shutdown. `publish_acked` waits for the ack instead, for an event that must
+be in the stream before the client hears that its request ended.
 """
 
 from __future__ import annotations
@@ -51,6 +52,20 @@ class EventPublisher:
         self._pending[msg_id] = pending
         self._drained.clear()
         await self._send(pending)
+
+    async def publish_acked(self, subject: str, payload: bytes, msg_id: str) -> bool:
+        """Publish and wait up to `ack_timeout` for the ack; returns whether it came.
+
+        Without an ack the event is left to the retry loop, as `publish` does,
+        so it is stored all the same, only later.
+        """
+        try:
+            await self._js.publish(subject, payload, timeout=self._ack_timeout, headers={"Nats-Msg-Id": msg_id})
+        except Exception:
+            logger.warning("Event %s was not acked within %.1f s; will retry", msg_id, self._ack_timeout, exc_info=True)
+            await self.publish(subject, payload, msg_id)
+            return False
+        return True
 
     async def drain(self, timeout: float) -> None:
         """Wait until every event is acked, or log how many were not after `timeout`."""

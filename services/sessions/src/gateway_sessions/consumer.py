@@ -1,8 +1,8 @@
 """The durable consumer of session events.
 
-Ack policy: explicit, after the turns are committed. Turn ids are stable
-across redeliveries, so a redelivered event inserts nothing. An event that
-does not validate is terminated with a log line.
+Ack policy: explicit, after the turns are committed. A redelivered event
+finds its stream sequence already stored for its session and inserts
+nothing. An event that does not validate is terminated with a log line.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import logging
 
 import asyncpg
 from nats.aio.msg import Msg
+from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from gateway_contracts import SessionTurnsEvent, bus
-from gateway_sessions.history import append_turns
+from gateway_sessions.events import EventLog
+from gateway_sessions.store import StoredEvent, store_pending
 
 logger = logging.getLogger("gateway_sessions.consumer")
 
@@ -26,9 +28,10 @@ _RETRY_DELAY_SECONDS = 2.0
 
 
 class TurnsConsumer:
-    def __init__(self, js: JetStreamContext, pool: asyncpg.Pool) -> None:
+    def __init__(self, js: JetStreamContext, pool: asyncpg.Pool, log: EventLog) -> None:
         self._js = js
         self._pool = pool
+        self._log = log
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -36,19 +39,18 @@ class TurnsConsumer:
 
     async def run(self) -> None:
         subscription = await self._js.pull_subscribe(
-            bus.SESSION_EVENT_SUBJECT,
+            bus.SESSION_EVENT_SUBJECTS,
             durable=bus.SESSIONS_TURNS_CONSUMER,
             stream=bus.SESSION_STREAM.name,
             config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL, ack_wait=30.0),
         )
-        logger.info("Consuming %s as %s", bus.SESSION_EVENT_SUBJECT, bus.SESSIONS_TURNS_CONSUMER)
+        logger.info("Consuming %s as %s", bus.SESSION_EVENT_SUBJECTS, bus.SESSIONS_TURNS_CONSUMER)
         try:
             while not self._stopping.is_set():
                 try:
                     messages = await subscription.fetch(_FETCH_BATCH, timeout=1.0)
                 except TimeoutError:
                     continue
-                # In stream order, so that turns of one session keep their completion order.
                 for message in messages:
                     await self._handle(message)
         finally:
@@ -62,11 +64,12 @@ class TurnsConsumer:
             logger.error("Terminated an invalid session event", exc_info=True)
             await message.term()
             return
+        received = StoredEvent(message.metadata.sequence.stream, event)
         while True:
             try:
-                added = await append_turns(self._pool, event)
+                added = await store_pending(self._pool, self._log, event.project_id, event.session_id, received)
                 break
-            except (OSError, asyncpg.PostgresError):
+            except (OSError, asyncpg.PostgresError, NatsError):
                 logger.error(
                     "Storing the turns of request %s failed; retrying in %.0f s",
                     event.request_id,
@@ -74,5 +77,8 @@ class TurnsConsumer:
                     exc_info=True,
                 )
                 await asyncio.sleep(_RETRY_DELAY_SECONDS)
+                if self._stopping.is_set():
+                    # Not acked: the next start gets the event again.
+                    return
         await message.ack()
         logger.debug("Stored %d turns of request %s in session %s", added, event.request_id, event.session_id)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from importlib.resources import files
 
 import asyncpg
 
 from gateway_sessions.settings import SessionsSettings
+
+logger = logging.getLogger("gateway_sessions.database")
 
 # Any constant unique to this service: concurrent starts apply the schema one at a time.
 _SCHEMA_LOCK = 0x67617465_02
@@ -48,3 +52,28 @@ async def migrate() -> None:
         await apply_schema(pool)
     finally:
         await pool.close()
+
+
+async def match_event_stream(pool: asyncpg.Pool, created_at: datetime | None) -> None:
+    """Reset every session's `last_event_seq` when the event stream is not the one they count in.
+
+    A stream created anew (its NATS storage was lost or deleted) numbers its
+    messages from 1 again; without the reset its events would look stored.
+    """
+    if created_at is None:
+        return
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _SCHEMA_LOCK)
+        known = await connection.fetchval("SELECT created_at FROM sessions.event_stream")
+        if known == created_at:
+            return
+        if known is not None:
+            logger.warning("The session event stream was created anew; counting its events from the start")
+            await connection.execute("UPDATE sessions.sessions SET last_event_seq = 0")
+        await connection.execute(
+            """
+            INSERT INTO sessions.event_stream (created_at) VALUES ($1)
+            ON CONFLICT (singleton) DO UPDATE SET created_at = EXCLUDED.created_at
+            """,
+            created_at,
+        )

@@ -1,57 +1,83 @@
-"""Reading and appending a session's turns."""
+"""History reads: the messages that a request on a session continues.
+
+A read first stores any of the session's events that the stream holds and
+PostgreSQL does not yet (see `store.py`). The router puts a request's event
+in the stream before the client receives the end of the reply, so a client
+that sends its next message at once still finds that reply in the history.
+"""
 
 from __future__ import annotations
+
+import uuid
 
 import asyncpg
 import orjson
 
-from gateway_contracts import SessionTurnsEvent
-from gateway_contracts.rpc import HistoryReply, HistoryRequest
+from gateway_contracts.rpc import HistoryReply, HistoryRequest, RpcError
+from gateway_contracts.rpc_nats import RpcRejected
+from gateway_sessions.events import EventLog
+from gateway_sessions.store import catch_up
+
+# The path from a turn to the session's first turn, walked by primary key.
+# $3 names the turn to start from; NULL starts from the session's newest turn.
+# The first row carries the session's stored event sequence and whether the
+# start turn exists, so one round trip answers everything a read needs.
+_HISTORY_SQL = """
+WITH RECURSIVE
+start AS (
+    SELECT id FROM sessions.turns
+    WHERE project_id = $1 AND session_id = $2 AND ($3::uuid IS NULL OR id = $3::uuid)
+    ORDER BY seq DESC LIMIT 1
+),
+path AS (
+    SELECT t.id, t.parent_turn_id, t.in_context, t.role, t.message, t.tokens, 0 AS depth
+    FROM sessions.turns t JOIN start ON t.id = start.id
+    UNION ALL
+    SELECT t.id, t.parent_turn_id, t.in_context, t.role, t.message, t.tokens, path.depth + 1
+    FROM sessions.turns t JOIN path ON t.id = path.parent_turn_id
+    WHERE t.project_id = $1
+)
+SELECT
+    (SELECT last_event_seq FROM sessions.sessions WHERE project_id = $1 AND id = $2) AS stored_seq,
+    (SELECT id::text FROM start) AS head,
+    coalesce((SELECT json_agg(message ORDER BY depth DESC) FROM path WHERE in_context), '[]')::text AS messages,
+    coalesce((SELECT array_agg(tokens ORDER BY depth DESC) FROM path WHERE in_context), '{}') AS tokens,
+    coalesce((SELECT array_agg(role ORDER BY depth DESC) FROM path WHERE in_context), '{}') AS roles
+"""
 
 
-async def read_history(pool: asyncpg.Pool, request: HistoryRequest) -> HistoryReply:
-    """Return the session's messages in append order; a session of another project reads as empty."""
-    rows = await pool.fetch(
-        """
-        SELECT message::text FROM sessions.turns
-        WHERE project_id = $1 AND session_id = $2
-        ORDER BY seq
-        """,
-        request.project_id,
-        request.session_id,
-    )
-    return HistoryReply(messages=[orjson.loads(row[0]) for row in rows])
+async def read_history(pool: asyncpg.Pool, log: EventLog, request: HistoryRequest) -> HistoryReply:
+    """Return the in-context messages from the session's first turn to the requested turn or its newest one.
 
-
-async def append_turns(pool: asyncpg.Pool, event: SessionTurnsEvent) -> int:
-    """Store the event's turns once each; returns how many were new."""
-    async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(
-            """
-            INSERT INTO sessions.sessions (project_id, id) VALUES ($1, $2)
-            ON CONFLICT (project_id, id) DO UPDATE SET updated_at = now()
-            """,
-            event.project_id,
-            event.session_id,
-        )
-        inserted = await connection.fetchval(
-            """
-            WITH rows AS (
-                INSERT INTO sessions.turns (id, project_id, session_id, role, message, request_id, status)
-                SELECT t.id, $2, $3, t.role, t.message::jsonb, $4, $5
-                FROM unnest($1::uuid[], $6::text[], $7::text[]) WITH ORDINALITY AS t(id, role, message, position)
-                ORDER BY t.position
-                ON CONFLICT (id) DO NOTHING
-                RETURNING 1
+    A session of another project reads as empty, as a new session does, and
+    a `parent_turn_id` that is not a turn of this session is `not_found`.
+    """
+    parent = _parse_turn_id(request.parent_turn_id)
+    row = await pool.fetchrow(_HISTORY_SQL, request.project_id, request.session_id, parent)
+    if await catch_up(pool, log, request.project_id, request.session_id, row["stored_seq"] or 0):
+        row = await pool.fetchrow(_HISTORY_SQL, request.project_id, request.session_id, parent)
+    if request.parent_turn_id is not None and row["head"] is None:
+        raise RpcRejected(
+            RpcError(
+                code="not_found",
+                message=f"The session `{request.session_id}` has no turn `{request.parent_turn_id}`.",
             )
-            SELECT count(*) FROM rows
-            """,
-            [turn.turn_id for turn in event.turns],
-            event.project_id,
-            event.session_id,
-            event.request_id,
-            event.status,
-            [turn.role for turn in event.turns],
-            [orjson.dumps(turn.message).decode() for turn in event.turns],
         )
-    return int(inserted)
+
+    messages = orjson.loads(row["messages"])
+    tokens = list(row["tokens"])
+    # A turn whose ancestors the retention setting deleted may leave a tool
+    # result first, which providers reject without the call it answers.
+    skip = 0
+    while skip < len(messages) and row["roles"][skip] == "tool":
+        skip += 1
+    return HistoryReply(messages=messages[skip:], tokens=tokens[skip:], head_turn_id=row["head"])
+
+
+def _parse_turn_id(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise RpcRejected(RpcError(code="not_found", message=f"There is no turn `{value}`.")) from None

@@ -15,4 +15,8 @@ class SessionsSettings(BaseSettings):
     database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres", validation_alias="DATABASE_URL")
     # Apply the PostgreSQL schema at start. Production sets it to false and runs `gateway migrate` as a Job.
     migrate_on_start: bool = Field(default=True, validation_alias="GATEWAY_MIGRATE_ON_START")
+    # Seconds between retention sweeps.
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, validation_alias="GATEWAY_SESSIONS_RETENTION_INTERVAL"
+    )
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")

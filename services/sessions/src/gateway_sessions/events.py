@@ -1,0 +1,71 @@
+"""A session's events as the JetStream stream holds them, read back by subject in stream order.
+
+Each session has its own subject, so the events of one session that are not
+stored yet can be read without the consumer: a history read stores them
+first (the client then sees the reply it just received), and the consumer
+stores a session's earlier events before a later one, whichever sessions
+replica got which message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+
+from gateway_contracts import SessionTurnsEvent, bus
+from gateway_contracts.sessions import session_event_subject
+
+logger = logging.getLogger("gateway_sessions.events")
+
+# Events read back in one call. A session has more unstored events than this
+# only when the consumer has been down; the rest are read by the next call.
+MAX_EVENTS_PER_READ = 500
+
+
+class EventLog:
+    def __init__(self, js: JetStreamContext) -> None:
+        self._js = js
+
+    async def has_after(self, project_id: str, session_id: str, seq: int) -> bool:
+        """Whether the stream holds an event of the session with a sequence above `seq`."""
+        subject = session_event_subject(project_id, session_id)
+        try:
+            await self._js.get_msg(bus.SESSION_STREAM.name, seq=seq + 1, subject=subject, next=True)
+        except NotFoundError:
+            return False
+        return True
+
+    async def after(
+        self, project_id: str, session_id: str, seq: int, before: int | None = None
+    ) -> AsyncIterator[tuple[int, SessionTurnsEvent | None]]:
+        """Yield the session's events with a stream sequence above `seq` (and below `before`), oldest first.
+
+        An event that does not validate is yielded as None, so that the
+        caller can move past its sequence.
+        """
+        subject = session_event_subject(project_id, session_id)
+        next_seq = seq + 1
+        for _ in range(MAX_EVENTS_PER_READ):
+            if before is not None and next_seq >= before:
+                return
+            try:
+                raw = await self._js.get_msg(bus.SESSION_STREAM.name, seq=next_seq, subject=subject, next=True)
+            except NotFoundError:
+                return
+            if raw.seq is None or (before is not None and raw.seq >= before):
+                return
+            next_seq = raw.seq + 1
+            event: SessionTurnsEvent | None = None
+            try:
+                event = SessionTurnsEvent.model_validate_json(raw.data or b"")
+            except ValidationError:
+                logger.error("Skipped the invalid session event at stream sequence %d", raw.seq, exc_info=True)
+            yield raw.seq, event
+
+    async def purge(self, project_id: str, session_id: str) -> None:
+        """Remove the session's events, and the message content in them, from the stream."""
+        await self._js.purge_stream(bus.SESSION_STREAM.name, subject=session_event_subject(project_id, session_id))
