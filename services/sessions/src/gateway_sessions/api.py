@@ -7,11 +7,13 @@ whether another project uses a session id.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
 import asyncpg
 import orjson
+from nats.errors import Error as NatsError
 
 from gateway_contracts.rpc import RpcError
 from gateway_contracts.rpc_nats import RpcRejected
@@ -29,6 +31,12 @@ from gateway_contracts.sessions import (
 )
 from gateway_sessions.events import EventLog
 from gateway_sessions.store import catch_up, lock_session
+
+logger = logging.getLogger("gateway_sessions.api")
+
+# Seconds a listing waits for the turns consumer to store the events already
+# in the stream, so that a session that just got a reply is listed with it.
+_SETTLE_SECONDS = 2.0
 
 _TURN_COLUMNS = """
     t.id::text, t.parent_turn_id::text, t.branch_id::text, t.role, t.message::text,
@@ -53,6 +61,10 @@ class SessionsApi:
 
     async def list(self, request: SessionListRequest) -> SessionList:
         """Return the project's sessions, the most recently updated first."""
+        try:
+            await self._log.settle(_SETTLE_SECONDS)
+        except NatsError:
+            logger.warning("Could not check the turns consumer; listing the stored sessions", exc_info=True)
         cursor = None
         if request.after is not None:
             cursor = await self._pool.fetchrow(

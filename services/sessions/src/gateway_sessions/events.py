@@ -9,7 +9,9 @@ replica got which message.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from nats.js import JetStreamContext
@@ -24,6 +26,7 @@ logger = logging.getLogger("gateway_sessions.events")
 # Events read back in one call. A session has more unstored events than this
 # only when the consumer has been down; the rest are read by the next call.
 MAX_EVENTS_PER_READ = 500
+_SETTLE_POLL_SECONDS = 0.02
 
 
 class EventLog:
@@ -65,6 +68,22 @@ class EventLog:
             except ValidationError:
                 logger.error("Skipped the invalid session event at stream sequence %d", raw.seq, exc_info=True)
             yield raw.seq, event
+
+    async def settle(self, timeout: float) -> None:
+        """Wait, up to `timeout` seconds, until the turns consumer has stored every event in the stream.
+
+        Reads that span many sessions call this instead of storing each
+        session's events themselves.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            info = await self._js.consumer_info(bus.SESSION_STREAM.name, bus.SESSIONS_TURNS_CONSUMER)
+            if not info.num_pending and not info.num_ack_pending:
+                return
+            if time.monotonic() >= deadline:
+                logger.warning("The turns consumer still had events to store after %.1f s", timeout)
+                return
+            await asyncio.sleep(_SETTLE_POLL_SECONDS)
 
     async def purge(self, project_id: str, session_id: str) -> None:
         """Remove the session's events, and the message content in them, from the stream."""
