@@ -7,6 +7,7 @@ whether another project uses a session id.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -30,7 +31,8 @@ from gateway_contracts.sessions import (
     Turn,
 )
 from gateway_sessions.events import EventLog
-from gateway_sessions.store import catch_up, lock_session
+from gateway_sessions.paths import PATH_CTES
+from gateway_sessions.store import catch_up, lock_session, newest_event
 
 logger = logging.getLogger("gateway_sessions.api")
 
@@ -104,17 +106,7 @@ class SessionsApi:
         await self._summary(request)
         start = await self._start_of(request)
         rows = await self._pool.fetch(
-            f"""
-            WITH RECURSIVE path AS (
-                SELECT t.id, t.parent_turn_id, 0 AS depth FROM sessions.turns t
-                WHERE t.id = $3 AND t.project_id = $1 AND t.session_id = $2
-                UNION ALL
-                SELECT t.id, t.parent_turn_id, path.depth + 1
-                FROM sessions.turns t JOIN path ON t.id = path.parent_turn_id
-                WHERE t.project_id = $1
-            )
-            SELECT {_TURN_COLUMNS} FROM path JOIN sessions.turns t ON t.id = path.id ORDER BY path.depth DESC
-            """,
+            f"WITH RECURSIVE {PATH_CTES} SELECT {_TURN_COLUMNS} FROM path t ORDER BY t.seq",
             request.project_id,
             request.session_id,
             start,
@@ -150,9 +142,12 @@ class SessionsApi:
     async def _summary(self, request: SessionRef) -> SessionSummary:
         """Return the session after storing its unstored events, or raise `not_found`."""
         query = _SUMMARY_SQL + " WHERE s.project_id = $1 AND s.id = $2"
-        row = await self._pool.fetchrow(query, request.project_id, request.session_id)
+        row, newest_seq = await asyncio.gather(
+            self._pool.fetchrow(query, request.project_id, request.session_id),
+            newest_event(self._log, request.project_id, request.session_id),
+        )
         stored_seq = row["last_event_seq"] if row is not None else 0
-        if await catch_up(self._pool, self._log, request.project_id, request.session_id, stored_seq):
+        if await catch_up(self._pool, self._log, request.project_id, request.session_id, stored_seq, newest_seq):
             row = await self._pool.fetchrow(query, request.project_id, request.session_id)
         if row is None:
             raise _not_found(request.session_id)

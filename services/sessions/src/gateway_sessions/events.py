@@ -33,14 +33,14 @@ class EventLog:
     def __init__(self, js: JetStreamContext) -> None:
         self._js = js
 
-    async def has_after(self, project_id: str, session_id: str, seq: int) -> bool:
-        """Whether the stream holds an event of the session with a sequence above `seq`."""
+    async def last_seq(self, project_id: str, session_id: str) -> int:
+        """Return the stream sequence of the session's newest event, or 0 when the stream has none."""
         subject = session_event_subject(project_id, session_id)
         try:
-            await self._js.get_msg(bus.SESSION_STREAM.name, seq=seq + 1, subject=subject, next=True)
+            message = await self._js.get_last_msg(bus.SESSION_STREAM.name, subject)
         except NotFoundError:
-            return False
-        return True
+            return 0
+        return message.seq or 0
 
     async def after(
         self, project_id: str, session_id: str, seq: int, before: int | None = None

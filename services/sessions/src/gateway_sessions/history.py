@@ -8,6 +8,7 @@ that sends its next message at once still finds that reply in the history.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -16,33 +17,21 @@ import orjson
 from gateway_contracts.rpc import HistoryReply, HistoryRequest, RpcError
 from gateway_contracts.rpc_nats import RpcRejected
 from gateway_sessions.events import EventLog
-from gateway_sessions.store import catch_up
+from gateway_sessions.paths import PATH_CTES
+from gateway_sessions.store import catch_up, newest_event
 
-# The path from a turn to the session's first turn, walked by primary key.
-# $3 names the turn to start from; NULL starts from the session's newest turn.
-# The first row carries the session's stored event sequence and whether the
-# start turn exists, so one round trip answers everything a read needs.
-_HISTORY_SQL = """
-WITH RECURSIVE
-start AS (
-    SELECT id FROM sessions.turns
-    WHERE project_id = $1 AND session_id = $2 AND ($3::uuid IS NULL OR id = $3::uuid)
-    ORDER BY seq DESC LIMIT 1
-),
-path AS (
-    SELECT t.id, t.parent_turn_id, t.in_context, t.role, t.message, t.tokens, 0 AS depth
-    FROM sessions.turns t JOIN start ON t.id = start.id
-    UNION ALL
-    SELECT t.id, t.parent_turn_id, t.in_context, t.role, t.message, t.tokens, path.depth + 1
-    FROM sessions.turns t JOIN path ON t.id = path.parent_turn_id
-    WHERE t.project_id = $1
-)
+# The path from the session's first turn to a turn: $3 names the turn, NULL
+# means the session's newest one. The first row carries the session's stored
+# event sequence and whether the turn exists, so that one round trip answers
+# everything a read needs.
+_HISTORY_SQL = f"""
+WITH RECURSIVE {PATH_CTES}
 SELECT
     (SELECT last_event_seq FROM sessions.sessions WHERE project_id = $1 AND id = $2) AS stored_seq,
     (SELECT id::text FROM start) AS head,
-    coalesce((SELECT json_agg(message ORDER BY depth DESC) FROM path WHERE in_context), '[]')::text AS messages,
-    coalesce((SELECT array_agg(tokens ORDER BY depth DESC) FROM path WHERE in_context), '{}') AS tokens,
-    coalesce((SELECT array_agg(role ORDER BY depth DESC) FROM path WHERE in_context), '{}') AS roles
+    coalesce((SELECT json_agg(message ORDER BY seq) FROM path WHERE in_context), '[]')::text AS messages,
+    coalesce((SELECT array_agg(tokens ORDER BY seq) FROM path WHERE in_context), '{{}}') AS tokens,
+    coalesce((SELECT array_agg(role ORDER BY seq) FROM path WHERE in_context), '{{}}') AS roles
 """
 
 
@@ -53,17 +42,27 @@ async def read_history(pool: asyncpg.Pool, log: EventLog, request: HistoryReques
     a `parent_turn_id` that is not a turn of this session is `not_found`.
     """
     parent = _parse_turn_id(request.parent_turn_id)
-    row = await pool.fetchrow(_HISTORY_SQL, request.project_id, request.session_id, parent)
-    if await catch_up(pool, log, request.project_id, request.session_id, row["stored_seq"] or 0):
-        row = await pool.fetchrow(_HISTORY_SQL, request.project_id, request.session_id, parent)
-    if request.parent_turn_id is not None and row["head"] is None:
+    if parent is not None:
+        # Unstored events only add turns, so they cannot change the path to
+        # a turn that is stored already: the stream is asked only when the
+        # turn is not stored (yet).
+        row = await _read(pool, request, parent)
+        newest_seq = await newest_event(log, request.project_id, request.session_id) if row["head"] is None else 0
+    else:
+        # The newest turn may be in an unstored event: ask both at once.
+        row, newest_seq = await asyncio.gather(
+            _read(pool, request, None), newest_event(log, request.project_id, request.session_id)
+        )
+    if await catch_up(pool, log, request.project_id, request.session_id, row["stored_seq"] or 0, newest_seq):
+        row = await _read(pool, request, parent)
+
+    if parent is not None and row["head"] is None:
         raise RpcRejected(
             RpcError(
                 code="not_found",
                 message=f"The session `{request.session_id}` has no turn `{request.parent_turn_id}`.",
             )
         )
-
     messages = orjson.loads(row["messages"])
     tokens = list(row["tokens"])
     # A turn whose ancestors the retention setting deleted may leave a tool
@@ -72,6 +71,11 @@ async def read_history(pool: asyncpg.Pool, log: EventLog, request: HistoryReques
     while skip < len(messages) and row["roles"][skip] == "tool":
         skip += 1
     return HistoryReply(messages=messages[skip:], tokens=tokens[skip:], head_turn_id=row["head"])
+
+
+async def _read(pool: asyncpg.Pool, request: HistoryRequest, parent: uuid.UUID | None) -> asyncpg.Record:
+    row: asyncpg.Record = await pool.fetchrow(_HISTORY_SQL, request.project_id, request.session_id, parent)
+    return row
 
 
 def _parse_turn_id(value: str | None) -> uuid.UUID | None:

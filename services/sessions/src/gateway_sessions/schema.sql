@@ -73,8 +73,10 @@ BEGIN
 END
 $$;
 
--- History reads walk the tree from a turn to its root by primary key; these
--- find a session's newest turn, a turn's children and a project's old turns.
+-- History reads take each branch on the path with one range scan (see
+-- `paths.py`); the others find a session's newest turn, a turn's children
+-- and a project's old turns.
+CREATE INDEX IF NOT EXISTS turns_by_branch ON sessions.turns (project_id, session_id, branch_id, seq);
 CREATE INDEX IF NOT EXISTS turns_by_session ON sessions.turns (project_id, session_id, seq);
 CREATE INDEX IF NOT EXISTS turns_by_parent ON sessions.turns (parent_turn_id);
 CREATE INDEX IF NOT EXISTS turns_by_age ON sessions.turns (project_id, created_at);
@@ -101,3 +103,69 @@ CREATE TABLE IF NOT EXISTS sessions.event_stream (
     singleton  boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     created_at timestamptz NOT NULL
 );
+
+-- Store one request's turns as a chain, in one round trip; the caller holds
+-- the session's lock. Returns how many turns it added: none when the turns
+-- are stored already. Without `p_parent` the chain follows the session's
+-- newest turn, which has no child yet, and extends its branch. With it, the
+-- chain extends the parent's branch when the parent has no child yet, and
+-- starts a branch named after its first turn otherwise. A parent that is
+-- gone (deleted by retention) leaves the chain without one. `p_event_seq`
+-- becomes the session's `last_event_seq`.
+CREATE OR REPLACE FUNCTION sessions.store_turns(
+    p_project_id text,
+    p_session_id text,
+    p_event_seq bigint,
+    p_request_id text,
+    p_model text,
+    p_status text,
+    p_parent uuid,
+    p_in_context boolean,
+    p_completed_at timestamptz,
+    p_ids uuid[],
+    p_roles text[],
+    p_messages text[],
+    p_tokens integer[]
+) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_parent uuid;
+    v_branch uuid;
+    v_has_child boolean := false;
+BEGIN
+    INSERT INTO sessions.sessions (project_id, id, created_at, updated_at, last_event_seq)
+    VALUES (p_project_id, p_session_id, p_completed_at, p_completed_at, p_event_seq)
+    ON CONFLICT (project_id, id) DO UPDATE SET
+        updated_at = greatest(sessions.updated_at, EXCLUDED.updated_at),
+        last_event_seq = greatest(sessions.last_event_seq, EXCLUDED.last_event_seq);
+    IF EXISTS (SELECT FROM sessions.turns WHERE id = ANY (p_ids)) THEN
+        RETURN 0;
+    END IF;
+
+    IF p_parent IS NULL THEN
+        SELECT id, branch_id INTO v_parent, v_branch
+        FROM sessions.turns WHERE project_id = p_project_id AND session_id = p_session_id
+        ORDER BY seq DESC LIMIT 1;
+    ELSE
+        SELECT t.id, t.branch_id, EXISTS (SELECT FROM sessions.turns c WHERE c.parent_turn_id = t.id)
+        INTO v_parent, v_branch, v_has_child
+        FROM sessions.turns t
+        WHERE t.id = p_parent AND t.project_id = p_project_id AND t.session_id = p_session_id;
+        IF v_has_child THEN
+            v_branch := NULL;
+        END IF;
+    END IF;
+
+    INSERT INTO sessions.turns (
+        id, project_id, session_id, parent_turn_id, branch_id, role, message,
+        request_id, status, model, in_context, tokens, created_at
+    )
+    SELECT t.id, p_project_id, p_session_id, t.parent, coalesce(v_branch, p_ids[1]), t.role, t.message::json,
+           p_request_id, p_status, p_model, p_in_context, t.tokens, p_completed_at
+    FROM unnest(
+        p_ids, array_prepend(v_parent, p_ids[1:cardinality(p_ids) - 1]), p_roles, p_messages, p_tokens
+    ) WITH ORDINALITY AS t(id, parent, role, message, tokens, position)
+    ORDER BY t.position;
+    RETURN cardinality(p_ids);
+END
+$$;

@@ -3,7 +3,8 @@
 Every write to a session happens in a transaction that holds the session's
 advisory lock, reads how far the session's events are stored
 (`last_event_seq`), stores the ones after it from the stream, and moves the
-mark. Whoever stores an event (the consumer, or a history read that found it
+mark. `sessions.store_turns` in `schema.sql` stores one event's turns and
+decides where they attach in the tree. Whoever stores an event (the consumer, or a history read that found it
 unstored) therefore stores the session's earlier events first, and a
 redelivered event finds its sequence already passed. Turn ids are stable
 across redeliveries as well, so an event is never stored twice.
@@ -39,39 +40,48 @@ async def store_pending(
 ) -> int:
     """Store the session's events up to and including `received` (or all of them); returns the turns added."""
     async with pool.acquire() as connection, connection.transaction():
+        # The lock comes first, in a statement of its own: under READ
+        # COMMITTED the next statement's snapshot then sees what the previous
+        # holder committed.
         await lock_session(connection, project_id, session_id)
-        stored_seq = await connection.fetchval(
-            "SELECT last_event_seq FROM sessions.sessions WHERE project_id = $1 AND id = $2", project_id, session_id
-        )
-        stored_seq = stored_seq or 0
-        if received is not None and received.seq <= stored_seq:
-            return 0
-        deleted_at = await connection.fetchval(
-            "SELECT deleted_at FROM sessions.deleted_sessions WHERE project_id = $1 AND session_id = $2",
-            project_id,
-            session_id,
-        )
-
-        added = 0
-        before = received.seq if received is not None else None
-        async for seq, event in log.after(project_id, session_id, stored_seq, before):
-            if event is not None and _survives(event, deleted_at):
-                added += await _store_event(connection, event)
-            stored_seq = seq
-        if received is not None:
-            if _survives(received.event, deleted_at):
-                added += await _store_event(connection, received.event)
-            stored_seq = received.seq
-
-        await connection.execute(
+        state = await connection.fetchrow(
             """
-            UPDATE sessions.sessions SET last_event_seq = greatest(last_event_seq, $3)
-            WHERE project_id = $1 AND id = $2
+            SELECT
+                (SELECT last_event_seq FROM sessions.sessions WHERE project_id = $1 AND id = $2) AS stored_seq,
+                (SELECT deleted_at FROM sessions.deleted_sessions WHERE project_id = $1 AND session_id = $2)
+                    AS deleted_at
             """,
             project_id,
             session_id,
-            stored_seq,
         )
+        stored_seq = state["stored_seq"] or 0
+        if received is not None and received.seq <= stored_seq:
+            return 0
+
+        pending: list[tuple[int, SessionTurnsEvent | None]] = []
+        before = received.seq if received is not None else None
+        async for seq, event in log.after(project_id, session_id, stored_seq, before):
+            pending.append((seq, event))
+        if received is not None:
+            pending.append((received.seq, received.event))
+
+        added = 0
+        skipped_seq = 0
+        for seq, event in pending:
+            if event is None or not event.turns or not _survives(event, state["deleted_at"]):
+                skipped_seq = seq
+                continue
+            added += await _store_event(connection, seq, event)
+        if skipped_seq:
+            await connection.execute(
+                """
+                UPDATE sessions.sessions SET last_event_seq = greatest(last_event_seq, $3)
+                WHERE project_id = $1 AND id = $2
+                """,
+                project_id,
+                session_id,
+                skipped_seq,
+            )
     return added
 
 
@@ -82,23 +92,35 @@ async def lock_session(connection: asyncpg.Connection, project_id: str, session_
     )
 
 
-async def catch_up(pool: asyncpg.Pool, log: EventLog, project_id: str, session_id: str, stored_seq: int) -> bool:
-    """Store the session's events that the consumer has not stored yet; returns whether there were any.
+async def newest_event(log: EventLog, project_id: str, session_id: str) -> int | None:
+    """Return the stream sequence of the session's newest event, or None when the stream cannot be reached.
 
-    `stored_seq` is the session's `last_event_seq` as the caller read it.
-    When the stream cannot be reached, the stored turns are the best answer
-    and the consumer stores the rest later.
+    Without the stream, the stored turns are the best answer, and the
+    consumer stores the rest once the stream is back.
     """
     try:
-        if not await log.has_after(project_id, session_id, stored_seq):
-            return False
-        await store_pending(pool, log, project_id, session_id)
+        return await log.last_seq(project_id, session_id)
     except NatsError:
         logger.warning(
-            "Could not read the unstored events of session %s; answering from PostgreSQL alone",
-            session_id,
-            exc_info=True,
+            "Could not read the newest event of session %s; answering from PostgreSQL alone", session_id, exc_info=True
         )
+        return None
+
+
+async def catch_up(
+    pool: asyncpg.Pool, log: EventLog, project_id: str, session_id: str, stored_seq: int, newest_seq: int | None
+) -> bool:
+    """Store the session's events that the consumer has not stored yet; returns whether there were any.
+
+    `stored_seq` is the session's `last_event_seq` and `newest_seq` the
+    stream sequence of its newest event, as the caller read them.
+    """
+    if newest_seq is None or newest_seq <= stored_seq:
+        return False
+    try:
+        await store_pending(pool, log, project_id, session_id)
+    except NatsError:
+        logger.warning("Could not store the unstored events of session %s", session_id, exc_info=True)
         return False
     return True
 
@@ -108,84 +130,24 @@ def _survives(event: SessionTurnsEvent, deleted_at: datetime | None) -> bool:
     return deleted_at is None or event.started_at > deleted_at
 
 
-async def _store_event(connection: asyncpg.Connection, event: SessionTurnsEvent) -> int:
-    ids = [str(turn.turn_id) for turn in event.turns]
-    if not ids:
-        return 0
-    if await connection.fetchval("SELECT EXISTS (SELECT FROM sessions.turns WHERE id = ANY($1::uuid[]))", ids):
-        return 0
-
-    await connection.execute(
-        """
-        INSERT INTO sessions.sessions (project_id, id, created_at, updated_at) VALUES ($1, $2, $3, $3)
-        ON CONFLICT (project_id, id) DO UPDATE SET updated_at = greatest(sessions.updated_at, EXCLUDED.updated_at)
-        """,
-        event.project_id,
-        event.session_id,
-        event.completed_at,
-    )
-    parent, branch = await _attach_point(connection, event)
+async def _store_event(connection: asyncpg.Connection, seq: int, event: SessionTurnsEvent) -> int:
     # A failed request, or one cancelled before any output, is kept for the
     # record; the client saw no reply, so later requests do not send it.
     in_context = event.status == "ok" or (event.status == "cancelled" and event.includes_reply)
-    await connection.execute(
-        """
-        INSERT INTO sessions.turns (
-            id, project_id, session_id, parent_turn_id, branch_id, role, message,
-            request_id, status, model, in_context, tokens, created_at
-        )
-        SELECT t.id, $2, $3, t.parent, $4, t.role, t.message::json, $5, $6, $7, $8, t.tokens, $9
-        FROM unnest($1::uuid[], $10::uuid[], $11::text[], $12::text[], $13::int[])
-            WITH ORDINALITY AS t(id, parent, role, message, tokens, position)
-        ORDER BY t.position
-        """,
-        ids,
+    added: int = await connection.fetchval(
+        "SELECT sessions.store_turns($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         event.project_id,
         event.session_id,
-        branch or ids[0],
+        seq,
         event.request_id,
-        event.status,
         event.model,
+        event.status,
+        event.parent_turn_id,
         in_context,
         event.completed_at,
-        [parent, *ids[:-1]],
+        [turn.turn_id for turn in event.turns],
         [turn.role for turn in event.turns],
         [orjson.dumps(turn.message).decode() for turn in event.turns],
         [estimate_message_tokens(turn.message) for turn in event.turns],
     )
-    return len(ids)
-
-
-async def _attach_point(connection: asyncpg.Connection, event: SessionTurnsEvent) -> tuple[str | None, str | None]:
-    """Return the turn the event's first turn follows, and the branch it joins (None for a new branch).
-
-    Without `parent_turn_id` the turns follow the session's newest turn, which
-    has no child yet, so they extend its branch. With one, they extend the
-    parent's branch when the parent has no child yet, and start a branch
-    otherwise. A named parent that is gone (deleted by the retention setting)
-    leaves the turns without a parent.
-    """
-    if event.parent_turn_id is None:
-        row = await connection.fetchrow(
-            """
-            SELECT id::text, branch_id::text FROM sessions.turns
-            WHERE project_id = $1 AND session_id = $2 ORDER BY seq DESC LIMIT 1
-            """,
-            event.project_id,
-            event.session_id,
-        )
-        return (row[0], row[1]) if row is not None else (None, None)
-
-    row = await connection.fetchrow(
-        """
-        SELECT t.id::text, t.branch_id::text, EXISTS (SELECT FROM sessions.turns c WHERE c.parent_turn_id = t.id)
-        FROM sessions.turns t
-        WHERE t.id = $3::uuid AND t.project_id = $1 AND t.session_id = $2
-        """,
-        event.project_id,
-        event.session_id,
-        str(event.parent_turn_id),
-    )
-    if row is None:
-        return None, None
-    return row[0], None if row[2] else row[1]
+    return added
