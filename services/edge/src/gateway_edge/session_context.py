@@ -83,7 +83,17 @@ async def prepend_history(
         HistoryReply,
     )
     data: dict[str, Any] = orjson.loads(body)
-    messages = _fit_context(state, chat, session, history, data["messages"])
+    entry = state.catalog.get(catalog_key(chat.model))
+    messages = fit_history(
+        history,
+        data["messages"],
+        ContextLimit(
+            model=chat.model,
+            window=entry.context_window if entry is not None else None,
+            output_tokens=chat.max_completion_tokens or chat.max_tokens or 0,
+            drop_oldest=session.truncation == "oldest",
+        ),
+    )
 
     meta["session_id"] = session.session_id
     meta["history_messages"] = len(messages)
@@ -102,44 +112,48 @@ async def prepend_history(
     return orjson.dumps(data), headers
 
 
-def _fit_context(
-    state: EdgeState,
-    chat: ChatCompletionRequest,
-    session: SessionRequest,
-    history: HistoryReply,
-    new_messages: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
-    """Return the history messages to send: all of them, or without the oldest turns when asked to drop them."""
-    entry = state.catalog.get(catalog_key(chat.model))
-    window = entry.context_window if entry is not None else None
-    if window is None or not history.messages:
-        return history.messages
+@dataclass(frozen=True, slots=True)
+class ContextLimit:
+    model: str
+    # The model's context window in tokens; None when the catalog does not know it.
+    window: int | None
+    # The output tokens the request reserves (`max_completion_tokens` or `max_tokens`).
+    output_tokens: int
+    drop_oldest: bool
 
-    tokens = history.tokens if len(history.tokens) == len(history.messages) else [0] * len(history.messages)
+
+def fit_history(history: HistoryReply, new_messages: list[dict[str, Any]], limit: ContextLimit) -> list[dict[str, Any]]:
+    """Return the history messages to send: all of them, or without the oldest turns when asked to drop them.
+
+    Raises `context_length_exceeded` with the estimated counts when they do not fit.
+    """
+    if limit.window is None or not history.messages:
+        return history.messages
+    messages = history.messages
+    tokens = history.tokens if len(history.tokens) == len(messages) else [0] * len(messages)
     new_tokens = estimate_tokens(new_messages)
-    output_tokens = chat.max_completion_tokens or chat.max_tokens or 0
-    if sum(tokens) + new_tokens + output_tokens <= window:
-        return history.messages
+    if sum(tokens) + new_tokens + limit.output_tokens <= limit.window:
+        return messages
 
-    counts = _Counts(chat.model, window, sum(tokens), new_tokens, output_tokens)
-    if session.truncation != "oldest":
+    counts = _Counts(limit.model, limit.window, sum(tokens), new_tokens, limit.output_tokens)
+    if not limit.drop_oldest:
         raise EdgeError("context_length_exceeded", counts.describe(dropping=False), param="messages")
 
     # Keep the instructions at the start; drop whole exchanges from the
     # oldest on, so that what is kept starts with a user message and no tool
     # result is left without the call it answers.
     lead = 0
-    while lead < len(history.messages) and history.messages[lead].get("role") in _INSTRUCTION_ROLES:
+    while lead < len(messages) and messages[lead].get("role") in _INSTRUCTION_ROLES:
         lead += 1
-    budget = window - new_tokens - output_tokens - sum(tokens[:lead])
+    budget = limit.window - new_tokens - limit.output_tokens - sum(tokens[:lead])
     first = lead
     kept = sum(tokens[lead:])
-    while first < len(history.messages) and (kept > budget or history.messages[first].get("role") != "user"):
+    while first < len(messages) and (kept > budget or messages[first].get("role") != "user"):
         kept -= tokens[first]
         first += 1
     if kept > budget or budget < 0:
         raise EdgeError("context_length_exceeded", counts.describe(dropping=True), param="messages")
-    return history.messages[:lead] + history.messages[first:]
+    return messages[:lead] + messages[first:]
 
 
 @dataclass(frozen=True, slots=True)
