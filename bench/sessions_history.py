@@ -1,13 +1,14 @@
 """What reading a long session's history adds to a chat request.
 
 Starts the local stack (as `make up` does, with the provider emulator as the
-upstream and no artificial delays) on free ports in a temporary folder, fills
-one session with `--turns` turns, then sends `--requests` pairs of requests at
-concurrency 1, alternating: one without a session, and one that continues the
-session from its newest turn (so that every request reads the same
-`--turns`-turn history). It reports the medians, the added time as a ratio to
-the request without a session, and, measured directly against the emulator,
-how much of the difference is the upstream reading the longer body.
+upstream and no artificial delays) on free ports in a temporary folder. Fills
+one session with `--turns` turns. Then sends `--requests` requests of each
+case at concurrency 1, interleaved: without a session, and continuing the
+session from the turn that was newest after filling it, so that every request
+reads the same `--turns`-turn history. Reports the medians and the added time
+as a ratio to the request without a session. The same two message lists sent
+to the emulator directly show how much of the difference is the upstream
+reading the longer body.
 
 Usage: .venv/bin/python bench/sessions_history.py [--turns 200] [--requests 300]
 """

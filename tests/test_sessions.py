@@ -198,7 +198,7 @@ def test_other_project_gets_the_same_404(stack: RunningStack) -> None:
     missing = unique("missing")
 
     def answer(api: httpx.Client, method: str, path: str, name: str, **kwargs: Any) -> tuple[int, dict]:
-        """The status and error body, with the session id replaced so that two answers compare."""
+        """Return the status and error body, with the session id replaced so that two responses compare."""
         response = api.request(method, path.format(name), **kwargs)
         return response.status_code, orjson.loads(response.content.replace(name.encode(), b"ID"))
 

@@ -66,7 +66,7 @@ def test_parent_turn_id_must_be_uuid() -> None:
     assert str(parsed.parent_turn_id) == turn_id("r", 1)
 
 
-def test_session_event_rejects_turn_ids_that_are_not_uuids() -> None:
+def test_event_rejects_non_uuid_turn_ids() -> None:
     event = {
         "request_id": "r",
         "project_id": "p",

@@ -47,7 +47,7 @@ class HistoryRequest(BaseModel):
 class HistoryReply(BaseModel):
     """The messages that a request on the session continues; empty for a new session.
 
-    A `parent_turn_id` that is not a turn of the session is answered with
+    A `parent_turn_id` that is not a turn of the session gets
     `RpcError(code="not_found")`.
     """
 

@@ -1,7 +1,7 @@
 """Server-side sessions: turn ids, event subjects and the sessions service's call bodies.
 
 A session is a tree of turns. Each turn is one message and names the turn it
-follows (`parent_turn_id`); a branch is a chain of turns that forks from an
+follows (`parent_turn_id`). A branch is a chain of turns that forks from an
 earlier turn of another branch. History reads, the `/v1/sessions` API and the
 admin API's retention setting reach the sessions service over NATS
 request/reply on the subjects in `bus`.

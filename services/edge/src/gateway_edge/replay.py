@@ -9,11 +9,11 @@ session events build the new branch turn by turn, starting from the turn
 before the first reply. The inputs before that turn are shared with the
 replayed branch, not copied.
 
-A recorded tool result answers a recorded tool call, whose id the new model
-does not know: tool results are sent with the ids of the new reply's calls,
-matched by position. When the new reply makes a different number of calls
-than the recorded one, the recorded results cannot answer it, and the replay
-stops there.
+A recorded tool result carries the id of a recorded tool call, which the new
+model does not know. Tool results are therefore sent with the ids of the new
+reply's calls, matched by position. When the new reply makes a different
+number of calls than the recorded one, the recorded results do not fit it,
+and the replay stops there.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class ReplayResult:
     branch: Branch
     # The new branch's turns, from its first one on.
     turns: list[Turn]
-    # Why the replay ended before the path did; None when it replayed it all.
+    # The reason the replay ended before the path did; None when it replayed it all.
     stopped_reason: str | None
 
 
@@ -135,8 +135,8 @@ class _Run:
             recorded_calls = turn.message.get("tool_calls") or []
             new_calls = reply.get("tool_calls") or []
             if len(recorded_calls) != len(new_calls) and position + 1 < len(turns):
-                # Providers reject tool calls that the next message does not
-                # answer, and tool results without their call.
+                # Providers reject tool calls without results in the next
+                # messages, and tool results without their tool call.
                 return (
                     f"The recorded reply made {len(recorded_calls)} tool calls and `{self._replay.model}` made "
                     f"{len(new_calls)}, so the recorded messages after it cannot follow the new reply."

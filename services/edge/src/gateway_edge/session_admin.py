@@ -1,7 +1,8 @@
 """`/admin/projects/{id}/session-retention`: how long a project's session turns are kept.
 
-The setting belongs to the sessions service. The edge first asks accounting
-whether the project exists, so that an unknown project is a 404 here too.
+The setting belongs to the sessions service. The edge first checks with
+accounting that the project exists, so that an unknown project is a 404 here
+too.
 """
 
 from __future__ import annotations

@@ -139,9 +139,9 @@ def fit_history(history: HistoryReply, new_messages: list[dict[str, Any]], limit
     if not limit.drop_oldest:
         raise EdgeError("context_length_exceeded", counts.describe(dropping=False), param="messages")
 
-    # Keep the instructions at the start; drop whole exchanges from the
-    # oldest on, so that what is kept starts with a user message and no tool
-    # result is left without the call it answers.
+    # Keep the instructions at the start and drop whole exchanges from the
+    # oldest on. What is kept then starts with a user message, so no tool
+    # result is left without its tool call.
     lead = 0
     while lead < len(messages) and messages[lead].get("role") in _INSTRUCTION_ROLES:
         lead += 1

@@ -1,7 +1,7 @@
 """`/v1/sessions`: the caller's project's sessions, their turns and branches, deletion, export and replay.
 
-The sessions service owns the data; each endpoint authenticates the project
-key and asks it over NATS. A session of another project gets the same 404 as
+The sessions service owns the data. Each endpoint authenticates the project
+key and calls the sessions service over NATS. A session of another project gets the same 404 as
 a session that does not exist.
 """
 
@@ -157,7 +157,7 @@ async def replay(session_id: str, request: Request) -> Response:
     try:
         result = await replay_session(state, credential, replay, request.receive)
     except ClientGone:
-        # Nobody reads a response; the turns replayed so far stay in the session.
+        # The client is gone, so no response is read. The turns replayed so far stay in the session.
         return Response(status_code=499)
     return JSONResponse(
         {
@@ -201,7 +201,7 @@ def _path_to(by_id: dict[str, Turn], head: str) -> list[Turn]:
 
 
 def context_messages(turns: list[Turn]) -> list[dict[str, Any]]:
-    """The messages a request continuing after the last of `turns` sends upstream."""
+    """Return the messages that a request continuing after the last of `turns` sends upstream."""
     messages = [turn.message for turn in turns if turn.in_context]
     while messages and messages[0].get("role") == "tool":
         messages.pop(0)

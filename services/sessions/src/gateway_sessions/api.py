@@ -1,7 +1,7 @@
 """The calls behind `/v1/sessions`: list, read, read a branch, delete.
 
 Every call is scoped to the caller's project. A session of another project
-is answered exactly as one that does not exist, so a key cannot even learn
+gets the same reply as one that does not exist, so a key cannot even learn
 whether another project uses a session id.
 """
 

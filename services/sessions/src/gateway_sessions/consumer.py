@@ -23,10 +23,10 @@ from gateway_sessions.store import StoredEvent, store_pending
 
 logger = logging.getLogger("gateway_sessions.consumer")
 
-# One message per fetch: nats-py's fetch of a larger batch, when nothing is
-# waiting, holds the first message that arrives until the batch fills or the
-# timeout passes (nats-py 2.16), and turns must be stored within milliseconds
-# for history reads to find them without storing them themselves.
+# One message per fetch. When nothing is waiting, nats-py's fetch of a larger
+# batch returns the first message that arrives only once the batch fills or
+# the timeout passes (nats-py 2.16). Turns must be stored within milliseconds,
+# so that history reads find them without storing them themselves.
 _FETCH_BATCH = 1
 _RETRY_DELAY_SECONDS = 2.0
 

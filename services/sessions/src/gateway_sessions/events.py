@@ -1,4 +1,4 @@
-"""A session's events as the JetStream stream holds them, read back by subject in stream order.
+"""A session's events as the JetStream stream contains them, read back by subject in stream order.
 
 Each session has its own subject, so the events of one session that are not
 stored yet can be read without the consumer: a history read stores them

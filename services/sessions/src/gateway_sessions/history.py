@@ -1,6 +1,6 @@
 """History reads: the messages that a request on a session continues.
 
-A read first stores any of the session's events that the stream holds and
+A read first stores any of the session's events that the stream contains and
 PostgreSQL does not yet (see `store.py`). The router puts a request's event
 in the stream before the client receives the end of the reply, so a client
 that sends its next message at once still finds that reply in the history.
@@ -22,7 +22,7 @@ from gateway_sessions.store import catch_up, newest_event
 
 # The path from the session's first turn to a turn: $3 names the turn, NULL
 # means the session's newest one. The first row carries the session's stored
-# event sequence and whether the turn exists, so that one round trip answers
+# event sequence and whether the turn exists, so that one round trip returns
 # everything a read needs.
 _HISTORY_SQL = f"""
 WITH RECURSIVE {PATH_CTES}
@@ -65,8 +65,8 @@ async def read_history(pool: asyncpg.Pool, log: EventLog, request: HistoryReques
         )
     messages = orjson.loads(row["messages"])
     tokens = list(row["tokens"])
-    # A turn whose ancestors the retention setting deleted may leave a tool
-    # result first, which providers reject without the call it answers.
+    # When the retention setting deleted a turn's ancestors, a tool result may
+    # come first, and providers reject a tool result without its tool call.
     skip = 0
     while skip < len(messages) and row["roles"][skip] == "tool":
         skip += 1

@@ -1,11 +1,11 @@
 """The SQL that reads the path from a session's first turn to one of its turns.
 
-A branch is a chain, named after its first turn, whose first turn's parent
-(the fork turn) belongs to the branch it forks from; turns are stored after
+A branch is a chain named after its first turn. The parent of that first turn
+(the fork turn) belongs to the branch it forks from. Turns are stored after
 their parent, so `seq` grows along every path. The path to a turn is
 therefore its branch's turns up to it, then the same for the fork turn, and
-so on: a walk over the few branches, each read with one index range scan,
-instead of one lookup per turn.
+so on. That is a walk over the few branches, each read with one index range
+scan, instead of one lookup per turn.
 """
 
 from __future__ import annotations

@@ -43,9 +43,9 @@ BEGIN
 END
 $$;
 
--- The tree of turns, added to tables that predate it. A turn's branch is its
--- parent's when the parent had no other child, and a new one, named after
--- the turn, when it had; each branch is therefore a chain.
+-- The tree of turns, added to tables that predate it. A turn joins its
+-- parent's branch when the parent had no other child. Otherwise it starts a
+-- branch named after itself, so each branch is a chain.
 DO $$
 BEGIN
     IF NOT EXISTS (
@@ -74,16 +74,16 @@ END
 $$;
 
 -- History reads take each branch on the path with one range scan (see
--- `paths.py`); the others find a session's newest turn, a turn's children
--- and a project's old turns.
+-- `paths.py`). The other indexes find a session's newest turn, a turn's
+-- children and a project's old turns.
 CREATE INDEX IF NOT EXISTS turns_by_branch ON sessions.turns (project_id, session_id, branch_id, seq);
 CREATE INDEX IF NOT EXISTS turns_by_session ON sessions.turns (project_id, session_id, seq);
 CREATE INDEX IF NOT EXISTS turns_by_parent ON sessions.turns (parent_turn_id);
 CREATE INDEX IF NOT EXISTS turns_by_age ON sessions.turns (project_id, created_at);
 
 -- Sessions deleted recently. A request that started before the deletion and
--- ends after it must not bring the session back; rows older than the event
--- stream's max age can no longer matter and are removed by the retention sweep.
+-- ends after it must not bring the session back. Rows older than the event
+-- stream's max age no longer matter, and the retention sweep removes them.
 CREATE TABLE IF NOT EXISTS sessions.deleted_sessions (
     project_id text NOT NULL,
     session_id text NOT NULL,

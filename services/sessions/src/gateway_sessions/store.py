@@ -3,11 +3,12 @@
 Every write to a session happens in a transaction that holds the session's
 advisory lock, reads how far the session's events are stored
 (`last_event_seq`), stores the ones after it from the stream, and moves the
-mark. `sessions.store_turns` in `schema.sql` stores one event's turns and
-decides where they attach in the tree. Whoever stores an event (the consumer, or a history read that found it
-unstored) therefore stores the session's earlier events first, and a
-redelivered event finds its sequence already passed. Turn ids are stable
-across redeliveries as well, so an event is never stored twice.
+mark. The consumer, or a history read that found an event unstored,
+therefore stores the session's earlier events first, and a redelivered event
+finds its sequence already passed. Turn ids are stable across redeliveries
+as well, so an event is never stored twice. `sessions.store_turns` in
+`schema.sql` stores one event's turns and decides where they attach in the
+tree.
 """
 
 from __future__ import annotations
@@ -95,14 +96,16 @@ async def lock_session(connection: asyncpg.Connection, project_id: str, session_
 async def newest_event(log: EventLog, project_id: str, session_id: str) -> int | None:
     """Return the stream sequence of the session's newest event, or None when the stream cannot be reached.
 
-    Without the stream, the stored turns are the best answer, and the
-    consumer stores the rest once the stream is back.
+    Without the stream, the turns stored in PostgreSQL are the best available
+    result, and the consumer stores the rest once the stream is back.
     """
     try:
         return await log.last_seq(project_id, session_id)
     except NatsError:
         logger.warning(
-            "Could not read the newest event of session %s; answering from PostgreSQL alone", session_id, exc_info=True
+            "Could not read the newest event of session %s; returning the turns stored in PostgreSQL",
+            session_id,
+            exc_info=True,
         )
         return None
 
@@ -126,13 +129,13 @@ async def catch_up(
 
 
 def _survives(event: SessionTurnsEvent, deleted_at: datetime | None) -> bool:
-    """Whether the event's request started after the session was last deleted."""
+    """Return whether the event's request started after the session was last deleted."""
     return deleted_at is None or event.started_at > deleted_at
 
 
 async def _store_event(connection: asyncpg.Connection, seq: int, event: SessionTurnsEvent) -> int:
     # A failed request, or one cancelled before any output, is kept for the
-    # record; the client saw no reply, so later requests do not send it.
+    # record. The client saw no reply, so later requests do not send it.
     in_context = event.status == "ok" or (event.status == "cancelled" and event.includes_reply)
     added: int = await connection.fetchval(
         "SELECT sessions.store_turns($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
