@@ -24,11 +24,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from starlette.types import Receive
 
-from gateway_contracts import CredentialRecord, DispatchMeta, FrameKind, bus
+from gateway_contracts import CatalogEntry, ChatCompletionRequest, CredentialRecord, DispatchMeta, FrameKind, bus
 from gateway_contracts.sessions import Branch, PathRequest, SessionPath, Turn, turn_id
 from gateway_edge.calls import call_service
+from gateway_edge.capabilities import check_capabilities
 from gateway_edge.chat import first_frame
 from gateway_edge.errors import EdgeError
 from gateway_edge.state import EdgeState
@@ -72,6 +74,7 @@ async def replay_session(
     context = [turn for turn in source.turns if turn.in_context]
     while context and context[0].role == "tool":
         context.pop(0)
+    _check_capabilities(state, entry, context)
     replies = [index for index, turn in enumerate(context) if turn.role == "assistant"]
     if not replies or replies[0] == 0:
         raise EdgeError(
@@ -188,6 +191,17 @@ class _Run:
         self.messages += [*inputs, reply]
         self.parent_turn_id = turn_id(request_id, len(inputs))
         return reply
+
+
+def _check_capabilities(state: EdgeState, entry: CatalogEntry, context: list[Turn]) -> None:
+    """Reject, before any call, a conversation with parts (images, PDFs, audio, tool calls) the model cannot take."""
+    try:
+        chat = ChatCompletionRequest.model_validate({"model": entry.id, "messages": [turn.message for turn in context]})
+    except ValidationError:
+        # Stored replies are provider output, which the request model need
+        # not accept; the provider then judges the request itself.
+        return
+    check_capabilities(chat, entry, state.models)
 
 
 async def _read_path(state: EdgeState, request: PathRequest) -> SessionPath:

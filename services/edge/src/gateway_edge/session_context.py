@@ -83,12 +83,13 @@ async def prepend_history(
         HistoryReply,
     )
     data: dict[str, Any] = orjson.loads(body)
-    entry = state.catalog.get(catalog_key(chat.model))
+    # `meta["model"]` is the catalog id, with an alias resolved.
+    entry = state.catalog.get(catalog_key(meta["model"]))
     messages = fit_history(
         history,
         data["messages"],
         ContextLimit(
-            model=chat.model,
+            model=meta["model"],
             window=entry.context_window if entry is not None else None,
             output_tokens=chat.max_completion_tokens or chat.max_tokens or 0,
             drop_oldest=session.truncation == "oldest",

@@ -61,6 +61,7 @@ async def read_history(pool: asyncpg.Pool, log: EventLog, request: HistoryReques
             RpcError(
                 code="not_found",
                 message=f"The session `{request.session_id}` has no turn `{request.parent_turn_id}`.",
+                param="parent_turn_id",
             )
         )
     messages = orjson.loads(row["messages"])
@@ -84,4 +85,6 @@ def _parse_turn_id(value: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise RpcRejected(RpcError(code="not_found", message=f"There is no turn `{value}`.")) from None
+        raise RpcRejected(
+            RpcError(code="not_found", message=f"There is no turn `{value}`.", param="parent_turn_id")
+        ) from None
