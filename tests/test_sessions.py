@@ -544,3 +544,25 @@ async def _stream_mentions(stack: RunningStack, project_id: str, session: str, t
         return False
     finally:
         await nc.close()
+
+
+def test_request_running_during_delete_stays_deleted(stack: RunningStack) -> None:
+    session = unique("tombstone")
+    client = stack.client()
+    say(client, session, "before")
+    slow = threading.Thread(target=say, args=(client, session, "during\n#emulate first_delay_ms=1000"))
+    slow.start()
+    time.sleep(0.3)
+
+    with sessions_api(stack) as api:
+        deleted = api.delete(f"/sessions/{session}")
+    slow.join(timeout=30)
+
+    assert deleted.status_code == 200
+    with sessions_api(stack) as api:
+        assert api.get(f"/sessions/{session}").status_code == 404
+    say(client, session, "after")
+    assert [turn["content"] for turn in read_session(stack, session)["turns"]] == [
+        "after",
+        "Emulated reply from gpt-4o-mini: after",
+    ]
