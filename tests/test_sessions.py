@@ -566,3 +566,29 @@ def test_request_running_during_delete_stays_deleted(stack: RunningStack) -> Non
         "after",
         "Emulated reply from gpt-4o-mini: after",
     ]
+
+
+def test_replay_is_held_to_the_budget(stack: RunningStack) -> None:
+    record = create_key_record(stack)
+    marker = unique("capped")
+    session = unique("capped")
+    say(stack.client(api_key=record["key"]), session, f"question {marker}")
+    with httpx.Client(base_url=stack.base_url, headers={"Authorization": f"Bearer {stack.admin_token}"}) as admin:
+        capped = admin.patch(f"/admin/projects/{record['project_id']}", json={"daily_budget_usd": "0"})
+    assert capped.status_code == 200, capped.text
+
+    def chat_rejected() -> bool:
+        try:
+            say(stack.client(api_key=record["key"]), unique("probe"), "probe")
+        except openai.APIStatusError as error:
+            return error.status_code == 402
+        return False
+
+    wait_until(chat_rejected)
+    sent_before = len(upstream_messages(stack, marker))
+    with sessions_api(stack, record["key"]) as api:
+        response = api.post(f"/sessions/{session}/replay", json={"model": OTHER_MODEL})
+
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "budget_exceeded"
+    assert len(upstream_messages(stack, marker)) == sent_before

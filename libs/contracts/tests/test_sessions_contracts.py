@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from gateway_contracts import GATEWAY_FIELDS, ChatCompletionRequest, SessionTurnsEvent, bus
 from gateway_contracts.sessions import session_event_subject, turn_id
-from gateway_contracts.tokens import PART_TOKENS, estimate_message_tokens, estimate_tokens
+from gateway_contracts.tokens import IMAGE_TOKEN_ALLOWANCE, estimate_message_tokens, estimate_tokens
 
 
 def test_turn_id_is_stable_per_request_and_index() -> None:
@@ -42,7 +42,7 @@ def test_parts_tool_calls_and_reasoning_count() -> None:
         "thinking_blocks": [{"type": "thinking", "thinking": "", "signature": "s" * 4000}],
     }
 
-    assert estimate_message_tokens(message) == 3 + PART_TOKENS["image_url"] + (40 + 40 + 2 + 38) // 4
+    assert estimate_message_tokens(message) == 3 + IMAGE_TOKEN_ALLOWANCE + (40 + 40 + 2 + 38) // 4
 
 
 def test_estimate_of_list_is_sum() -> None:

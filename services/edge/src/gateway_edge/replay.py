@@ -29,9 +29,10 @@ from starlette.types import Receive
 
 from gateway_contracts import CatalogEntry, ChatCompletionRequest, CredentialRecord, DispatchMeta, FrameKind, bus
 from gateway_contracts.sessions import Branch, PathRequest, SessionPath, Turn, turn_id
+from gateway_edge.admission import admit
 from gateway_edge.calls import call_service
 from gateway_edge.capabilities import check_capabilities
-from gateway_edge.chat import first_frame
+from gateway_edge.chat import dispatch, first_frame
 from gateway_edge.errors import EdgeError
 from gateway_edge.state import EdgeState
 
@@ -82,7 +83,7 @@ async def replay_session(
             f"The session `{replay.session_id}` has no message followed by an assistant reply to replay.",
         )
 
-    run = _Run(state, credential, replay, receive, context[: replies[0]])
+    run = _Run(state, credential, entry, replay, receive, context[: replies[0]])
     fork_turn_id = run.parent_turn_id
     stopped_reason = await run.replay(context[replies[0] :])
 
@@ -113,12 +114,14 @@ class _Run:
         self,
         state: EdgeState,
         credential: CredentialRecord,
+        entry: CatalogEntry,
         replay: ReplayRequest,
         receive: Receive,
         shared: list[Turn],
     ) -> None:
         self._state = state
         self._credential = credential
+        self._entry = entry
         self._replay = replay
         self._receive = receive
         self.messages: list[dict[str, Any]] = [turn.message for turn in shared]
@@ -171,9 +174,24 @@ class _Run:
         }
         body = orjson.dumps({"model": self._replay.model, "messages": self.messages + inputs})
 
-        router = self._state.router
-        exchange = await router.dispatch(meta, body)
-        frame = await first_frame(router, exchange, self._receive)
+        # Each step is a request like any other: it reserves its worst case
+        # against the project's budget and is rejected with 402 when that
+        # does not fit. The output limit comes from the catalog entry.
+        state = self._state
+        limits = ChatCompletionRequest.model_construct(model=self._entry.id)
+        reservation = await admit(state.budgets, self._credential, self._entry, limits, body, meta["received_at"])
+        if reservation is not None:
+            meta["reserved_project_usd"] = format(reservation.project_usd, "f")
+            meta["reserved_key_usd"] = format(reservation.key_usd, "f")
+        exchange = await dispatch(state, meta, body, reservation)
+        try:
+            frame = await first_frame(state.router, exchange, self._receive)
+        except EdgeError as error:
+            if reservation is not None and error.code == "router_unavailable" and error.status == 503:
+                # No router was subscribed, so nothing ran and no usage event will settle it.
+                await state.budgets.release(reservation)
+            raise
+        router = state.router
         if frame is None:
             raise ClientGone
         router.finish(exchange)
