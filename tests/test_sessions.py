@@ -71,7 +71,7 @@ def converse(client: openai.OpenAI, marker: str, session: str | None) -> None:
         history += [message, reply]
 
 
-def test_three_turns_send_what_client_side_history_sends(stack: RunningStack) -> None:
+def test_three_turns_match_client_side_history(stack: RunningStack) -> None:
     client_marker, server_marker = unique("client"), unique("server")
     client = stack.client()
 
@@ -87,7 +87,7 @@ def test_three_turns_send_what_client_side_history_sends(stack: RunningStack) ->
     assert [len(messages) for messages in server_side] == [1, 3, 5]
 
 
-def test_turns_have_ids_parents_and_request_ids(stack: RunningStack) -> None:
+def test_turns_carry_ids_and_request_ids(stack: RunningStack) -> None:
     session = unique("ids")
     client = stack.client()
     raw = client.chat.completions.with_raw_response.create(
@@ -115,7 +115,7 @@ def test_turns_have_ids_parents_and_request_ids(stack: RunningStack) -> None:
     assert [branch["head_turn_id"] for branch in detail["branches"]] == [reply["id"]]
 
 
-def test_branch_from_first_reply_and_continue_both(stack: RunningStack) -> None:
+def test_branch_from_first_reply(stack: RunningStack) -> None:
     marker = unique("branch")
     session = unique("tree")
     client = stack.client()
@@ -157,7 +157,7 @@ def test_branch_from_first_reply_and_continue_both(stack: RunningStack) -> None:
     assert len(main_read["messages"]) == 6
 
 
-def test_replay_against_second_model_makes_a_branch(stack: RunningStack) -> None:
+def test_replay_makes_new_branch(stack: RunningStack) -> None:
     marker = unique("replay")
     session = unique("replayed")
     client = stack.client()
@@ -230,7 +230,7 @@ def test_other_project_gets_the_same_404(stack: RunningStack) -> None:
     assert read_session(stack, session)["turn_count"] == 2
 
 
-def test_delete_removes_history_and_keeps_usage(stack: RunningStack) -> None:
+def test_delete_removes_history_keeps_usage(stack: RunningStack) -> None:
     record = create_key_record(stack)
     marker = unique("forget")
     session = unique("deleted")
@@ -257,7 +257,7 @@ def test_delete_removes_history_and_keeps_usage(stack: RunningStack) -> None:
     assert stack.loop.run(_stream_mentions(stack, record["project_id"], session, marker)) is False
 
 
-def test_concurrent_requests_both_stored_in_completion_order(stack: RunningStack) -> None:
+def test_concurrent_requests_ordered_by_completion(stack: RunningStack) -> None:
     marker = unique("race")
     session = unique("concurrent")
     client = stack.client()
@@ -277,7 +277,7 @@ def test_concurrent_requests_both_stored_in_completion_order(stack: RunningStack
     assert len(upstream_messages(stack, marker)[-1]) == 5
 
 
-def test_failed_request_is_stored_but_not_sent_again(stack: RunningStack) -> None:
+def test_failed_request_stored_out_of_context(stack: RunningStack) -> None:
     marker = unique("failed")
     session = unique("failing")
     client = stack.client()
@@ -344,7 +344,7 @@ def test_cancelled_stream_keeps_partial_reply(stack: RunningStack) -> None:
     assert upstream_messages(stack, marker)[-1][1] == partial["message"]
 
 
-def test_history_over_context_window_is_400_unless_dropped(stack: RunningStack) -> None:
+def test_history_over_window_rejected_or_dropped(stack: RunningStack) -> None:
     marker = unique("long")
     session = unique("window")
     # About 75,000 estimated tokens each: two of them pass gpt-4o-mini's 128,000.
@@ -546,7 +546,7 @@ async def _stream_mentions(stack: RunningStack, project_id: str, session: str, t
         await nc.close()
 
 
-def test_request_running_during_delete_stays_deleted(stack: RunningStack) -> None:
+def test_request_during_delete_stays_deleted(stack: RunningStack) -> None:
     session = unique("tombstone")
     client = stack.client()
     say(client, session, "before")
