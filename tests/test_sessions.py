@@ -592,3 +592,22 @@ def test_replay_is_held_to_the_budget(stack: RunningStack) -> None:
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "budget_exceeded"
     assert len(upstream_messages(stack, marker)) == sent_before
+
+
+def test_image_too_large_for_event_is_left_out(stack: RunningStack) -> None:
+    """A 9 MB image exceeds the local NATS max_payload of 8 MB, so the session keeps a note in its place."""
+    marker = unique("huge")
+    session = unique("huge")
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * (9 * 1024 * 1024)}}
+    stack.client().chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": [{"type": "text", "text": marker}, image]}],
+        extra_body={"session_id": session},
+    )
+
+    say(stack.client(), session, f"and now {marker}")
+
+    first = upstream_messages(stack, marker)[-1][0]
+    assert first["content"][0] == {"type": "text", "text": marker}
+    assert first["content"][1]["type"] == "text"
+    assert "too large to keep in the session" in first["content"][1]["text"]

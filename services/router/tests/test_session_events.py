@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from gateway_contracts import DispatchMeta
 from gateway_contracts.sessions import turn_id
-from gateway_router.session_events import session_event
+from gateway_router.session_events import encode_session_event, session_event
 
 META: DispatchMeta = {
     "request_id": "req_1",
@@ -61,3 +63,20 @@ def test_no_event_without_session() -> None:
 
     assert session_event(meta, BODY, "ok", {"role": "assistant", "content": "x"}) is None  # type: ignore[arg-type]
     assert session_event(META, None, "error", None) is None
+
+
+def test_large_parts_left_out_of_oversized_event() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 200_000}}
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": "look"}, image]}]}
+    event = session_event({**META, "history_messages": 0}, body, "ok", {"role": "assistant", "content": "ok"})
+    assert event is not None
+
+    whole = orjson.loads(encode_session_event(event, 1_000_000))
+    reduced = orjson.loads(encode_session_event(event, 100_000))
+
+    assert whole["turns"][0]["message"]["content"][1] == image
+    content = reduced["turns"][0]["message"]["content"]
+    assert content[0] == {"type": "text", "text": "look"}
+    assert content[1]["type"] == "text"
+    assert "`image_url` part" in content[1]["text"]
+    assert reduced["turns"][1]["message"] == {"role": "assistant", "content": "ok"}

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from gateway_contracts import DispatchMeta, RequestStatus, SessionTurn, SessionTurnsEvent
 from gateway_contracts.sessions import turn_id
 
@@ -48,3 +50,39 @@ def session_event(
         started_at=datetime.fromtimestamp(meta["received_at"], UTC),
         completed_at=datetime.now(UTC),
     )
+
+
+# Content parts larger than this are the ones left out of an event that does
+# not fit one NATS message.
+_LARGE_PART_BYTES = 64 * 1024
+
+
+def encode_session_event(event: SessionTurnsEvent, max_bytes: int) -> bytes:
+    """Serialize the event, leaving out large content parts when it would not fit `max_bytes`.
+
+    JetStream stores a message of at most the server's `max_payload`, and an
+    event that never fits would be published again forever. A left-out part
+    (an image, a PDF, a recording) is replaced by a text part that says so,
+    which later requests on the session send in its place.
+    """
+    payload = event.model_dump_json().encode()
+    if len(payload) <= max_bytes:
+        return payload
+    turns = [turn.model_copy(update={"message": _without_large_parts(turn.message)}) for turn in event.turns]
+    return event.model_copy(update={"turns": turns}).model_dump_json().encode()
+
+
+def _without_large_parts(message: dict[str, Any]) -> dict[str, Any]:
+    content = message.get("content")
+    if not isinstance(content, list):
+        return message
+    parts = []
+    for part in content:
+        size = len(orjson.dumps(part))
+        if size <= _LARGE_PART_BYTES:
+            parts.append(part)
+            continue
+        kind = part.get("type") if isinstance(part, dict) else None
+        note = f"[A `{kind}` part of {size} bytes was too large to keep in the session.]"
+        parts.append({"type": "text", "text": note})
+    return {**message, "content": parts}
