@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from gateway_contracts import GATEWAY_FIELDS, ChatCompletionRequest, SessionTurnsEvent, bus
 from gateway_contracts.sessions import session_event_subject, turn_id
-from gateway_contracts.tokens import IMAGE_TOKEN_ALLOWANCE, estimate_message_tokens, estimate_tokens
+from gateway_contracts.tokens import IMAGE_TOKEN_ALLOWANCE, PART_ESTIMATES, estimate_message_tokens, estimate_tokens
 
 
 def test_turn_id_is_stable_per_request_and_index() -> None:
@@ -43,6 +43,12 @@ def test_parts_tool_calls_and_reasoning_count() -> None:
     }
 
     assert estimate_message_tokens(message) == 3 + IMAGE_TOKEN_ALLOWANCE + (40 + 40 + 2 + 38) // 4
+
+
+def test_files_count_a_flat_estimate() -> None:
+    pdf = {"type": "file", "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64," + "A" * 400_000}}
+
+    assert estimate_message_tokens({"role": "user", "content": [pdf]}) == 3 + PART_ESTIMATES["file"]
 
 
 def test_estimate_of_list_is_sum() -> None:

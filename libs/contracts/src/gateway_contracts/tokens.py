@@ -219,6 +219,10 @@ def _estimate_prompt(messages: Iterable[Mapping[str, Any]], tools: Any) -> int:
     return math.ceil(prompt_upper_bound(messages, tools) / _CHARS_PER_TOKEN)
 
 
+# Estimated tokens of one non-text part, by part type.
+PART_ESTIMATES: dict[str, int] = {"image_url": IMAGE_TOKEN_ALLOWANCE, "input_audio": 1_000, "file": 2_000}
+
+
 def estimate_message_tokens(message: Mapping[str, Any]) -> int:
     """Estimate one message's prompt tokens without a tokenizer, for any model.
 
@@ -228,8 +232,11 @@ def estimate_message_tokens(message: Mapping[str, Any]) -> int:
     low there. Counted: the content, `reasoning_content`, the names and
     arguments of tool calls, `name` and `tool_call_id`. Fields that providers
     do not count as text, such as thinking-block signatures, are left out.
-    Each image counts `IMAGE_TOKEN_ALLOWANCE`, and audio and files their
-    decoded size, as budget reservations count them.
+    A non-text part counts a flat `PART_ESTIMATES` figure: what an image, a
+    recording or a PDF costs depends on the provider and on its pixels,
+    length or pages, none of which its base64 size shows. These are rough
+    choices, lower than the bounds that budget reservations use, so that a
+    session with a PDF in it is not rejected for its size in bytes.
     """
     characters = 0
     tokens = _TOKENS_PER_MESSAGE
@@ -240,8 +247,8 @@ def estimate_message_tokens(message: Mapping[str, Any]) -> int:
         for part in content:
             if isinstance(part, Mapping) and part.get("type") in ("text", "refusal"):
                 characters += len(str(part.get(str(part["type"])) or ""))
-            else:
-                tokens += _part_allowance(part)
+            elif isinstance(part, Mapping):
+                tokens += PART_ESTIMATES.get(str(part.get("type")), IMAGE_TOKEN_ALLOWANCE)
 
     for field in ("reasoning_content", "name", "tool_call_id"):
         value = message.get(field)
