@@ -587,7 +587,8 @@ def test_replay_is_held_to_the_budget(stack: RunningStack) -> None:
     wait_until(chat_rejected)
     sent_before = len(upstream_messages(stack, marker))
     with sessions_api(stack, record["key"]) as api:
-        response = api.post(f"/sessions/{session}/replay", json={"model": OTHER_MODEL})
+        # A priced model: a model without prices has a worst case of zero, which fits any cap.
+        response = api.post(f"/sessions/{session}/replay", json={"model": MODEL})
 
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "budget_exceeded"

@@ -23,11 +23,15 @@ from gateway_sessions.store import StoredEvent, store_pending
 
 logger = logging.getLogger("gateway_sessions.consumer")
 
-# One message per fetch. When nothing is waiting, nats-py's fetch of a larger
-# batch returns the first message that arrives only once the batch fills or
-# the timeout passes (nats-py 2.16). Turns must be stored within milliseconds,
-# so that history reads find them without storing them themselves.
-_FETCH_BATCH = 1
+# When nothing is waiting, nats-py's fetch of a batch returns the first
+# message that arrives only once the batch fills or the timeout passes
+# (nats-py 2.16), and turns must be stored within milliseconds, so that
+# history reads find them without storing them themselves. An idle consumer
+# therefore fetches one message at a time, and one that has a backlog fetches
+# batches with a short timeout.
+_IDLE_FETCH_TIMEOUT_SECONDS = 1.0
+_BATCH = 100
+_BATCH_FETCH_TIMEOUT_SECONDS = 0.05
 _RETRY_DELAY_SECONDS = 2.0
 
 
@@ -50,11 +54,15 @@ class TurnsConsumer:
         )
         logger.info("Consuming %s as %s", bus.SESSION_EVENT_SUBJECTS, bus.SESSIONS_TURNS_CONSUMER)
         try:
+            batch = 1
             while not self._stopping.is_set():
+                timeout = _IDLE_FETCH_TIMEOUT_SECONDS if batch == 1 else _BATCH_FETCH_TIMEOUT_SECONDS
                 try:
-                    messages = await subscription.fetch(_FETCH_BATCH, timeout=1.0)
+                    messages = await subscription.fetch(batch, timeout=timeout)
                 except TimeoutError:
+                    batch = 1
                     continue
+                batch = _BATCH if len(messages) == batch else 1
                 for message in messages:
                     await self._handle(message)
         finally:
