@@ -8,7 +8,9 @@ session from the turn that was newest after filling it, so that every request
 reads the same `--turns`-turn history. Reports the medians and the added time
 as a ratio to the request without a session. The same two message lists sent
 to the emulator directly show how much of the difference is the upstream
-reading the longer body.
+reading the longer body. A second pass runs each gateway case on its own and
+reports the CPU time that each process spent per request, which depends far
+less than latency on what else the machine is running.
 
 Usage: .venv/bin/python bench/sessions_history.py [--turns 200] [--requests 300]
 """
@@ -29,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from gateway_cli.stack import LocalStack, StackConfig
 
@@ -36,6 +39,9 @@ MODEL = "openai/gpt-4o-mini"
 # About 60 words per message, as a conversational turn has.
 _SENTENCE = "The gateway keeps the conversation on the server so that clients send only the newest message. "
 _TIMEOUT_SECONDS = 30.0
+# Requests per block of the CPU pass, and seconds of the idle measurement before it.
+_CPU_BLOCK = 20
+_IDLE_SECONDS = 3.0
 
 
 def free_port() -> int:
@@ -72,7 +78,29 @@ async def fill_session(gateway: httpx.AsyncClient, session: str, turns: int) -> 
     return str(detail["head_turn_id"])
 
 
-async def measure(stack_config: StackConfig, api_key: str, turns: int, requests: int) -> dict[str, list[float]]:
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """Return the CPU seconds (user and system) that each part has used, PostgreSQL's backends included."""
+    totals: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            process = psutil.Process(pid)
+            members = [process, *process.children(recursive=True)] if name == "postgres" else [process]
+        except psutil.NoSuchProcess:
+            continue
+        total = 0.0
+        for member in members:
+            try:
+                times = member.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        totals[name] = total
+    return totals
+
+
+async def measure(
+    stack: LocalStack, stack_config: StackConfig, api_key: str, turns: int, requests: int
+) -> tuple[dict[str, list[float]], dict[str, dict[str, float]]]:
     headers = {"Authorization": f"Bearer {api_key}"}
     limits = httpx.Limits(max_keepalive_connections=2)
     async with (
@@ -123,7 +151,31 @@ async def measure(stack_config: StackConfig, api_key: str, turns: int, requests:
             # Interleaved, so that drift in the machine's load affects every case alike.
             for name, make in cases.items():
                 results[name].append(await timed(make(index)))
-        return results
+
+        # Processes also spend CPU while idle (timers, polls, background
+        # merges), in proportion to wall time, and a slower request has more
+        # of it. That idle rate is measured first and taken off each block.
+        idle_before = cpu_seconds(stack.pids())
+        idle_started = time.perf_counter()
+        await asyncio.sleep(_IDLE_SECONDS)
+        idle_wall = time.perf_counter() - idle_started
+        idle_after = cpu_seconds(stack.pids())
+        idle_rate = {part: (idle_after[part] - idle_before.get(part, 0.0)) / idle_wall for part in idle_after}
+
+        # Blocks of each case in turn, so that background work falls on both cases alike.
+        cpu: dict[str, dict[str, float]] = {name: {} for name in list(cases)[:2]}
+        for start in range(0, requests, _CPU_BLOCK):
+            for name in cpu:
+                before = cpu_seconds(stack.pids())
+                block_started = time.perf_counter()
+                for index in range(start, min(start + _CPU_BLOCK, requests)):
+                    await timed(cases[name](index))
+                block_wall = time.perf_counter() - block_started
+                after = cpu_seconds(stack.pids())
+                for part, seconds in after.items():
+                    busy = seconds - before.get(part, 0.0) - idle_rate.get(part, 0.0) * block_wall
+                    cpu[name][part] = cpu[name].get(part, 0.0) + busy * 1000 / requests
+        return results, cpu
 
 
 async def session_branch(gateway: httpx.AsyncClient, session: str) -> str:
@@ -131,7 +183,7 @@ async def session_branch(gateway: httpx.AsyncClient, session: str) -> str:
     return str(detail["branches"][0]["id"])
 
 
-def report(results: dict[str, list[float]], turns: int, requests: int) -> str:
+def report(results: dict[str, list[float]], cpu: dict[str, dict[str, float]], turns: int, requests: int) -> str:
     names = list(results)
     medians = {name: statistics.median(values) for name, values in results.items()}
     p95 = {name: statistics.quantiles(values, n=20)[-1] for name, values in results.items()}
@@ -150,7 +202,21 @@ def report(results: dict[str, list[float]], turns: int, requests: int) -> str:
         f"(+{added / baseline:.0%}).",
         f"Of that, the upstream reading the longer body (emulator direct, {turns + 1} against 1 message): "
         f"{upstream:.2f} ms; the gateway's own share: {added - upstream:.2f} ms.",
+        f"Load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores.",
+        "",
+        "CPU milliseconds per request, by process, without what the process spends while idle:",
+        "",
+        f"| process | {names[0]} | {names[1]} | added |",
+        "|---|---:|---:|---:|",
     ]
+    plain, session_cpu = cpu[names[0]], cpu[names[1]]
+    for part in sorted(plain):
+        lines.append(
+            f"| {part} | {plain[part]:.3f} | {session_cpu.get(part, 0.0):.3f} "
+            f"| {session_cpu.get(part, 0.0) - plain[part]:+.3f} |"
+        )
+    plain_total, session_total = sum(plain.values()), sum(session_cpu.values())
+    lines.append(f"| all | {plain_total:.3f} | {session_total:.3f} | {session_total - plain_total:+.3f} |")
     return "\n".join(lines)
 
 
@@ -167,10 +233,10 @@ async def run(turns: int, requests: int) -> str:
         stack = LocalStack(config)
         credentials = await stack.start()
         try:
-            results = await measure(config, credentials.api_key, turns, requests)
+            results, cpu = await measure(stack, config, credentials.api_key, turns, requests)
         finally:
             await stack.stop()
-    return report(results, turns, requests)
+    return report(results, cpu, turns, requests)
 
 
 def main() -> None:

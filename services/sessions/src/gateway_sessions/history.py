@@ -29,9 +29,14 @@ WITH RECURSIVE {PATH_CTES}
 SELECT
     (SELECT last_event_seq FROM sessions.sessions WHERE project_id = $1 AND id = $2) AS stored_seq,
     (SELECT id::text FROM start) AS head,
-    coalesce((SELECT json_agg(message ORDER BY seq) FROM path WHERE in_context), '[]')::text AS messages,
-    coalesce((SELECT array_agg(tokens ORDER BY seq) FROM path WHERE in_context), '{{}}') AS tokens,
-    coalesce((SELECT array_agg(role ORDER BY seq) FROM path WHERE in_context), '{{}}') AS roles
+    context.messages, context.tokens, context.roles
+FROM (
+    -- One query level, so that the three aggregates share one sort.
+    SELECT coalesce(json_agg(message ORDER BY seq), '[]')::text AS messages,
+           coalesce(array_agg(tokens ORDER BY seq), '{{}}') AS tokens,
+           coalesce(array_agg(role ORDER BY seq), '{{}}') AS roles
+    FROM path WHERE in_context
+) AS context
 """
 
 
