@@ -417,23 +417,51 @@ def test_list_and_export(stack: RunningStack) -> None:
     ]
 
 
-def test_reply_fields_go_back_upstream_unchanged(stack: RunningStack) -> None:
-    """Reasoning and thinking blocks with signatures, as a reply carried them, reach the next request."""
+def test_reply_fields_are_stored_whole(stack: RunningStack) -> None:
+    """Every field of a reply (reasoning, thinking blocks, reasoning details) is stored as it came."""
     record = create_key_record(stack)
-    session = unique("thinking")
-    marker = unique("signed")
+    session = unique("fields")
     reply = {
         "role": "assistant",
         "content": "391.",
         "reasoning_content": "17*23 is 391.",
         "thinking_blocks": [{"type": "thinking", "thinking": "17*23 is 391.", "signature": "EqwBCkYIBRgC=="}],
+        "reasoning_details": [{"type": "reasoning.text", "text": "17*23 is 391."}],
     }
     now = datetime.now(UTC)
-    stack.loop.run(publish_turns(stack, record["project_id"], session, [user(f"17*23? {marker}"), reply], now, now))
+    stack.loop.run(publish_turns(stack, record["project_id"], session, [user("17*23?"), reply], now, now))
 
-    say(stack.client(api_key=record["key"]), session, f"and 17*24? {marker}")
+    assert read_session(stack, session, record["key"])["turns"][1]["message"] == reply
 
-    assert upstream_messages(stack, marker)[-1] == [user(f"17*23? {marker}"), reply, user(f"and 17*24? {marker}")]
+
+def test_streamed_thinking_blocks_go_back_signed(stack: RunningStack) -> None:
+    """A streamed Anthropic reply is stored with its signed thinking block; the emulator checks it on return."""
+    session = unique("signed")
+    marker = unique("signed")
+    client = stack.client()
+    thinking = {"thinking": {"enabled": True, "budget_tokens": 2048}}
+    chunks = client.chat.completions.create(
+        model="anthropic/claude-sonnet-4",
+        messages=[user(f"17*23? {marker}")],
+        stream=True,
+        extra_body={"session_id": session, **thinking},
+    )
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
+
+    stored = read_session(stack, session)["turns"][1]["message"]
+    client.chat.completions.create(
+        model="anthropic/claude-sonnet-4",
+        messages=[user(f"and 17*24? {marker}")],
+        extra_body={"session_id": session, **thinking},
+    )
+
+    assert stored["content"] == streamed
+    [block] = stored["thinking_blocks"]
+    assert block["signature"].startswith("EmuSig")
+    assert stored["reasoning_content"] == block["thinking"]
+    sent_back = upstream_messages(stack, marker)[-1][1]
+    assert sent_back["role"] == "assistant"
+    assert sent_back["content"][0] == block
 
 
 def test_retention_deletes_old_turns(stack: RunningStack) -> None:
@@ -612,3 +640,47 @@ def test_image_too_large_for_event_is_left_out(stack: RunningStack) -> None:
     assert first["content"][0] == {"type": "text", "text": marker}
     assert first["content"][1]["type"] == "text"
     assert "too large to keep in the session" in first["content"][1]["text"]
+
+
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def test_replay_sends_tools_and_maps_call_ids(stack: RunningStack) -> None:
+    marker = unique("tools")
+    session = unique("tools")
+    client = stack.client()
+    first = client.chat.completions.create(
+        model=MODEL,
+        messages=[user(f"Weather in Paris? {marker}\n#emulate tool=get_weather")],
+        tools=[WEATHER_TOOL],
+        extra_body={"session_id": session},
+    )
+    [call] = first.choices[0].message.tool_calls
+    client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "tool", "tool_call_id": call.id, "content": "Sunny"}],
+        tools=[WEATHER_TOOL],
+        extra_body={"session_id": session},
+    )
+
+    with sessions_api(stack) as api:
+        response = api.post(f"/sessions/{session}/replay", json={"model": "deepseek/deepseek-chat"})
+
+    assert response.status_code == 201, response.text
+    replay = response.json()
+    assert replay["completed"] is True
+    new_call, tool_result, answer = replay["turns"]
+    [new_call_entry] = new_call["message"]["tool_calls"]
+    assert new_call_entry["id"] != call.id
+    assert tool_result["message"]["tool_call_id"] == new_call_entry["id"]
+    assert answer["content"] == "Based on the tool: Sunny"
+    replayed = [record["body"] for record in stack.received_with(marker) if record["body"]["model"] == "deepseek-chat"]
+    assert [body["tools"] for body in replayed] == [[WEATHER_TOOL], [WEATHER_TOOL]]
+    assert replay["turns"][0]["request_options"] == {"tools": [WEATHER_TOOL]}

@@ -147,6 +147,9 @@ class SessionTurnsEvent(BaseModel):
     # The turn that the request continued from, when it named one.
     parent_turn_id: UUID | None = None
     turns: list[SessionTurn]
+    # The request's parameters besides its messages (tools, temperature,
+    # thinking and the like), so that a replay can send them again.
+    options: dict[str, Any] = Field(default_factory=dict)
     # Whether the last turn is the assistant's reply, whole or as far as the
     # client received it; False when the request failed or was cancelled
     # before any output.

@@ -61,6 +61,9 @@ class Turn(BaseModel):
     # any output: they are kept for the record but not sent upstream again.
     in_context: bool
     created_at: datetime
+    # On a reply: the parameters of the request that produced it, besides its
+    # messages (tools, temperature, thinking and the like).
+    request_options: dict[str, Any] | None = None
 
 
 class Branch(BaseModel):

@@ -3,10 +3,11 @@
 Replay runs in the edge, which already dispatches chat requests to the
 routers: for each assistant reply on the replayed path, in order, it sends
 the conversation so far (the recorded inputs, and the new model's earlier
-replies) to the new model as one non-streaming request on the session. Each
-request names the previous new turn as `parent_turn_id`, so the router's
-session events build the new branch turn by turn, starting from the turn
-before the first reply. The inputs before that turn are shared with the
+replies) to the new model as one non-streaming request on the session, with
+the parameters of the request that produced the recorded reply (tools,
+temperature, thinking and the like). Each request names the previous new
+turn as `parent_turn_id`, so the router's session events build the new
+branch turn by turn, starting from the turn before the first reply. The inputs before that turn are shared with the
 replayed branch, not copied.
 
 A recorded tool result carries the id of a recorded tool call, which the new
@@ -54,6 +55,10 @@ class ReplayResult:
     turns: list[Turn]
     # The reason the replay ended before the path did; None when it replayed it all.
     stopped_reason: str | None
+
+
+# Request fields that bound a request's output, and so its worst-case cost.
+_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "n")
 
 
 class ClientGone(Exception):
@@ -136,7 +141,7 @@ class _Run:
             if turn.role != "assistant":
                 inputs.append(self._with_new_call_ids(turn.message))
                 continue
-            reply = await self._step(inputs)
+            reply = await self._step(inputs, turn.request_options or {})
             inputs = []
             recorded_calls = turn.message.get("tool_calls") or []
             new_calls = reply.get("tool_calls") or []
@@ -157,8 +162,8 @@ class _Run:
             return message
         return {**message, "tool_call_id": self._call_ids[call_id]}
 
-    async def _step(self, inputs: list[dict[str, Any]]) -> dict[str, Any]:
-        """Send the conversation so far plus `inputs`; returns the new model's reply."""
+    async def _step(self, inputs: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, Any]:
+        """Send the conversation so far plus `inputs`, with the recorded request's `options`; returns the reply."""
         request_id = f"req_{uuid.uuid4().hex}"
         meta: DispatchMeta = {
             "request_id": request_id,
@@ -172,13 +177,15 @@ class _Run:
             "history_messages": len(self.messages),
             "parent_turn_id": self.parent_turn_id,
         }
-        body = orjson.dumps({"model": self._replay.model, "messages": self.messages + inputs})
+        body = orjson.dumps({**options, "model": self._replay.model, "messages": self.messages + inputs})
 
         # Each step is a request like any other: it reserves its worst case
         # against the project's budget and is rejected with 402 when that
-        # does not fit. The output limit comes from the catalog entry.
+        # does not fit. The output limit is the recorded request's, or the catalog entry's.
         state = self._state
-        limits = ChatCompletionRequest.model_construct(model=self._entry.id)
+        limits = ChatCompletionRequest.model_construct(
+            model=self._entry.id, **{key: options[key] for key in _LIMIT_FIELDS if key in options}
+        )
         reservation = await admit(state.budgets, self._credential, self._entry, limits, body, meta["received_at"])
         if reservation is not None:
             meta["reserved_project_usd"] = format(reservation.project_usd, "f")
@@ -213,8 +220,10 @@ class _Run:
 
 def _check_capabilities(state: EdgeState, entry: CatalogEntry, context: list[Turn]) -> None:
     """Reject, before any call, a conversation with parts (images, PDFs, audio, tool calls) the model cannot take."""
+    tools = next((turn.request_options["tools"] for turn in context if (turn.request_options or {}).get("tools")), None)
+    document = {"model": entry.id, "messages": [turn.message for turn in context], "tools": tools}
     try:
-        chat = ChatCompletionRequest.model_validate({"model": entry.id, "messages": [turn.message for turn in context]})
+        chat = ChatCompletionRequest.model_validate(document)
     except ValidationError:
         # Stored replies are provider output, which the request model need
         # not accept; the provider then judges the request itself.

@@ -240,6 +240,7 @@ def turn_object(turn: Turn) -> dict[str, Any]:
         "status": turn.status,
         "in_context": turn.in_context,
         "created_at": _timestamp(turn.created_at),
+        "request_options": turn.request_options,
     }
 
 

@@ -7,8 +7,12 @@ from typing import Any
 
 import orjson
 
-from gateway_contracts import DispatchMeta, RequestStatus, SessionTurn, SessionTurnsEvent
+from gateway_contracts import GATEWAY_FIELDS, DispatchMeta, RequestStatus, SessionTurn, SessionTurnsEvent
 from gateway_contracts.sessions import turn_id
+
+# Body fields that are not request options: the conversation, and how this
+# one request was delivered.
+_NOT_OPTIONS = frozenset({"messages", "model", "stream", "stream_options"})
 
 
 def session_event(
@@ -38,6 +42,7 @@ def session_event(
         SessionTurn(turn_id=turn_id(request_id, index), role=str(message.get("role", "user")), message=message)
         for index, message in enumerate(messages)
     ]
+    options = {key: value for key, value in body.items() if key not in _NOT_OPTIONS and key not in GATEWAY_FIELDS}
     return SessionTurnsEvent(
         request_id=request_id,
         project_id=meta["project_id"],
@@ -46,6 +51,7 @@ def session_event(
         status=status,
         parent_turn_id=meta.get("parent_turn_id"),
         turns=turns,
+        options=options,
         includes_reply=reply is not None,
         started_at=datetime.fromtimestamp(meta["received_at"], UTC),
         completed_at=datetime.now(UTC),

@@ -42,7 +42,7 @@ _SETTLE_SECONDS = 2.0
 
 _TURN_COLUMNS = """
     t.id::text, t.parent_turn_id::text, t.branch_id::text, t.role, t.message::text,
-    t.request_id, t.model, t.status, t.in_context, t.created_at
+    t.request_id, t.model, t.status, t.in_context, t.created_at, t.request_options::text
 """
 
 _SUMMARY_SQL = """
@@ -223,6 +223,7 @@ def _turn(row: asyncpg.Record) -> Turn:
         status=row["status"],
         in_context=row["in_context"],
         created_at=row["created_at"],
+        request_options=orjson.loads(row["request_options"]) if row["request_options"] is not None else None,
     )
 
 

@@ -73,6 +73,9 @@ BEGIN
 END
 $$;
 
+-- On a reply: the parameters of the request that produced it, for replays.
+ALTER TABLE sessions.turns ADD COLUMN IF NOT EXISTS request_options json;
+
 -- History reads take each branch on the path with one range scan (see
 -- `paths.py`). The other indexes find a session's newest turn, a turn's
 -- children and a project's old turns.
@@ -111,7 +114,8 @@ CREATE TABLE IF NOT EXISTS sessions.event_stream (
 -- chain extends the parent's branch when the parent has no child yet, and
 -- starts a branch named after its first turn otherwise. A parent that is
 -- gone (deleted by retention) leaves the chain without one. `p_event_seq`
--- becomes the session's `last_event_seq`.
+-- becomes the session's `last_event_seq`. `p_options`, when given, goes on
+-- the last turn, the reply.
 CREATE OR REPLACE FUNCTION sessions.store_turns(
     p_project_id text,
     p_session_id text,
@@ -125,7 +129,8 @@ CREATE OR REPLACE FUNCTION sessions.store_turns(
     p_ids uuid[],
     p_roles text[],
     p_messages text[],
-    p_tokens integer[]
+    p_tokens integer[],
+    p_options text
 ) RETURNS integer
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -158,10 +163,11 @@ BEGIN
 
     INSERT INTO sessions.turns (
         id, project_id, session_id, parent_turn_id, branch_id, role, message,
-        request_id, status, model, in_context, tokens, created_at
+        request_id, status, model, in_context, tokens, created_at, request_options
     )
     SELECT t.id, p_project_id, p_session_id, t.parent, coalesce(v_branch, p_ids[1]), t.role, t.message::json,
-           p_request_id, p_status, p_model, p_in_context, t.tokens, p_completed_at
+           p_request_id, p_status, p_model, p_in_context, t.tokens, p_completed_at,
+           CASE WHEN t.position = cardinality(p_ids) THEN p_options::json END
     FROM unnest(
         p_ids, array_prepend(v_parent, p_ids[1:cardinality(p_ids) - 1]), p_roles, p_messages, p_tokens
     ) WITH ORDINALITY AS t(id, parent, role, message, tokens, position)

@@ -138,7 +138,7 @@ async def _store_event(connection: asyncpg.Connection, seq: int, event: SessionT
     # record. The client saw no reply, so later requests do not send it.
     in_context = event.status == "ok" or (event.status == "cancelled" and event.includes_reply)
     added: int = await connection.fetchval(
-        "SELECT sessions.store_turns($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        "SELECT sessions.store_turns($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         event.project_id,
         event.session_id,
         seq,
@@ -152,5 +152,6 @@ async def _store_event(connection: asyncpg.Connection, seq: int, event: SessionT
         [turn.role for turn in event.turns],
         [orjson.dumps(turn.message).decode() for turn in event.turns],
         [estimate_message_tokens(turn.message) for turn in event.turns],
+        orjson.dumps(event.options).decode() if event.includes_reply else None,
     )
     return added
