@@ -1,4 +1,4 @@
-"""What reading a long session's history adds to a chat request.
+"""Benchmark of the time that reading a long session's history adds to a chat request.
 
 Starts the local stack (as `make up` does, with the provider emulator as the
 upstream and no artificial delays) on free ports in a temporary folder. Fills

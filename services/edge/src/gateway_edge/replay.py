@@ -1,11 +1,11 @@
 """Replay: run a session's conversation again against another model, as a new branch.
 
 Replay runs in the edge, which already dispatches chat requests to the
-routers: for each assistant reply on the replayed path, in order, it sends
+routers. For each assistant reply on the replayed path, in order, it sends
 the conversation so far (the recorded inputs, and the new model's earlier
-replies) to the new model as one non-streaming request on the session, with
-the parameters of the request that produced the recorded reply (tools,
-temperature, thinking and the like). Each request names the previous new
+replies) to the new model as one non-streaming request on the session. That
+request carries the parameters of the request that produced the recorded
+reply (tools, temperature, thinking and the like). Each request names the previous new
 turn as `parent_turn_id`, so the router's session events build the new
 branch turn by turn, starting from the turn before the first reply. The inputs before that turn are shared with the
 replayed branch, not copied.

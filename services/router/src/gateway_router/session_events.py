@@ -68,8 +68,8 @@ def encode_session_event(event: SessionTurnsEvent, max_bytes: int) -> bytes:
 
     JetStream stores a message of at most the server's `max_payload`, and an
     event that never fits would be published again forever. A left-out part
-    (an image, a PDF, a recording) is replaced by a text part that says so,
-    which later requests on the session send in its place.
+    (an image, a PDF, a recording) is replaced by a text part that notes
+    the omission, and later requests on the session send that note instead.
     """
     payload = event.model_dump_json().encode()
     if len(payload) <= max_bytes:
