@@ -167,3 +167,19 @@ def test_key_of_other_project_sees_only_its_usage(stack: RunningStack) -> None:
     response = httpx.get(f"{stack.base_url}/v1/usage", headers={"Authorization": f"Bearer {record['key']}"}, timeout=10)
 
     assert response.json()["data"] == []
+
+
+def test_nul_character_in_a_session_message_is_kept(stack: RunningStack) -> None:
+    session = unique("nul")
+    client = stack.client()
+    client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"a\u0000b {session}"}], extra_body={"session_id": session}
+    )
+
+    client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"next {session}"}], extra_body={"session_id": session}
+    )
+
+    [received] = stack.received_with(f"next {session}")
+    assert received["body"]["messages"][0] == {"role": "user", "content": f"a\u0000b {session}"}
+    assert len(received["body"]["messages"]) == 3
