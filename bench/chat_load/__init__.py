@@ -1,0 +1,1 @@
+"""The chat-completions load benchmark: load generator, targets, measurement and report."""
