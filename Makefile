@@ -1,10 +1,12 @@
 # The two commands a developer needs: `make up` and `make test`.
 # Both create the virtual environment in .venv on first use.
+# `make bench` measures speed; bench/README.md describes it.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 PACKAGES := \
 	-e libs/contracts[nats] \
@@ -16,7 +18,7 @@ PACKAGES := \
 	-e services/sessions \
 	-e services/catalog
 
-.PHONY: up test lint install clean
+.PHONY: up test lint install clean bench bench-profile
 
 up: $(STAMP)
 	$(BIN)/gateway up
@@ -29,6 +31,17 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 install: $(STAMP)
+
+# Options for bench/run.py, for example BENCH_ARGS="--skip litellm --scale 0.2".
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+bench-profile: $(BENCH_STAMP)
+	$(BIN)/python bench/profile_hot_path.py $(BENCH_ARGS)
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -r bench/requirements.txt
+	touch $(BENCH_STAMP)
 
 $(STAMP): constraints.txt requirements-dev.txt libs/*/pyproject.toml services/*/pyproject.toml tools/*/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required; set PYTHON=python3.11 (or newer).")'

@@ -1,11 +1,11 @@
 """Measure the gateway's throughput, latency, CPU and memory beside a direct call and other gateways.
 
-`make bench` runs this with the defaults: it starts the local stack as `make up`
-does (on free ports, the provider emulator as the only upstream, no artificial
-delays), installs and starts LiteLLM's proxy and Portkey's gateway against the
-same emulator, sends every target the same loads, and writes the tables to
-`bench/.work/runs/<time>/results.md` (and into bench/RESULTS.md with
-`--write-results`). `python bench/run.py --help` lists the options.
+`make bench` runs this with the defaults. It starts the local stack as `make up`
+does, on free ports, with the provider emulator as the only upstream and no
+artificial delays. It installs and starts LiteLLM's proxy and Portkey's
+gateway against the same emulator and sends every target the same loads. The
+tables go to `bench/.work/runs/<time>/results.md`, and into bench/RESULTS.md
+with `--write-results`. `python bench/run.py --help` lists the options.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """The load generator: HTTP/1.1 keep-alive requests on uvloop, responses parsed by httptools.
 
-Why not aiohttp's client or autocannon: on the 2-core machine of
-bench/RESULTS.md, 20,000 non-streaming requests at concurrency 50 against the
-provider emulator cost this client 18-23 µs of CPU per request, aiohttp 3.14's
-client on uvloop 95-121 µs and autocannon 9.0.0 (Node.js 20) about 50 µs,
-start-up included. The client shares the two cores with what it measures, so
-every microsecond it spends is taken from the target.
+Why not aiohttp's client or autocannon: the client shares the machine's two
+cores with what it measures, so every microsecond it spends is taken from the
+target. On the 2-core machine of bench/RESULTS.md, 20,000 non-streaming
+requests at concurrency 50 against the provider emulator cost this client
+18-23 µs of CPU each. aiohttp 3.14's client on uvloop cost 95-121 µs, and
+autocannon 9.0.0 on Node.js 20 about 50 µs with its start-up included.
 
 Run as `python -m chat_load.client`: it reads one `LoadSpec` as JSON on stdin
 and writes one `LoadResult` as JSON on stdout, so that its CPU time is its own.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,10 +23,6 @@ from urllib.parse import urlsplit
 
 import httptools
 import orjson
-
-# Seconds that requests still in flight get after the time limit before their
-# connections are closed and they count as timed out.
-_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +39,9 @@ class LoadSpec:
     rate: float | None = None
     # Seconds after which no new request starts.
     time_limit: float = 120.0
+    # Seconds that requests still in flight get after the time limit before
+    # their connections are closed and they count as timed out.
+    grace: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +212,9 @@ class _Run:
 
     def count_connect_failure(self, error: OSError) -> None:
         self.sent += 1
-        self.count_error(f"connect failed: {error.strerror or type(error).__name__}")
+        # asyncio puts the address into `strerror`; the errno names the cause alone.
+        reason = os.strerror(error.errno) if error.errno else type(error).__name__
+        self.count_error(f"connect failed: {reason}")
 
     def _tally(self, exchange: _Exchange) -> None:
         if exchange.error is not None:
@@ -309,7 +311,7 @@ async def _open_loop(run: _Run) -> None:
 
 async def _wait_or_abort(run: _Run, tasks: list[asyncio.Future[None]], deadline: float) -> None:
     """Wait for `tasks` until the deadline plus a grace period, then fail what is still in flight."""
-    timeout = max(deadline - time.perf_counter(), 0.0) + _GRACE_SECONDS
+    timeout = max(deadline - time.perf_counter(), 0.0) + run.spec.grace
     _done, pending = await asyncio.wait(tasks, timeout=timeout)
     if pending:
         run.abort_all()

@@ -43,7 +43,7 @@ _HERE = Path(__file__).resolve().parent
 
 
 class CompetitorError(Exception):
-    """A competitor could not be installed or started; the message says which and where its log is."""
+    """A competitor could not be installed or started; the message names it and its log file."""
 
 
 @dataclass(slots=True)
@@ -117,6 +117,7 @@ async def start_litellm(work: Path, emulator_url: str) -> Competitor:
     script = install_litellm(work)
     folder = work / "litellm"
     port = free_port()
+
     config = folder / "config.yaml"
     config.write_text(
         "\n".join(
@@ -140,6 +141,7 @@ async def start_litellm(work: Path, emulator_url: str) -> Competitor:
         # Read the model price map shipped in the package instead of fetching it.
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
+
     argv = [str(script), "--config", str(config), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
     target = Target(
         key="litellm",

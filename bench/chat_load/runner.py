@@ -62,9 +62,13 @@ async def run_client(spec: LoadSpec) -> LoadResult:
     )
     # The client stops by itself at the time limit plus its grace period; the
     # extra minute here only guards against a hung process.
-    stdout, stderr = await asyncio.wait_for(
-        process.communicate(orjson.dumps(asdict(spec))), timeout=spec.time_limit + 60
-    )
+    timeout = spec.time_limit + spec.grace + 60
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(orjson.dumps(asdict(spec))), timeout)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise LoadGeneratorError(f"The load generator did not finish within {timeout:.0f} s and was killed.") from None
     if process.returncode != 0:
         raise LoadGeneratorError(f"The load generator exited with status {process.returncode}: {stderr.decode()}")
     return result_from_json(orjson.loads(stdout))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-# The emulator answers a plain "Hello" with a 5-word completion of about 600 bytes.
+# The emulator replies to a plain "Hello" with a 5-word completion of about 600 bytes.
 NON_STREAMING_PROMPT = "Hello"
 # A streamed reply of 20 words: a role chunk, 20 content chunks, a finish
 # chunk and a usage chunk. The directive travels to the emulator unchanged
@@ -58,7 +58,7 @@ WARM_UP: tuple[Scenario, ...] = (
 
 
 def scaled(scenario: Scenario, factor: float) -> Scenario:
-    """The scenario with `factor` times the requests; an open loop keeps its rate and runs shorter."""
+    """Return the scenario with `factor` times the requests; an open loop keeps its rate and runs shorter."""
     requests = max(1, round(scenario.requests * factor))
     if scenario.rate is None:
         return replace(scenario, requests=requests)

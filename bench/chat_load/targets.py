@@ -1,4 +1,4 @@
-"""What the load is sent to: the emulator itself, the gateway's local stack, or any OpenAI-compatible URL."""
+"""Targets of the load: the emulator itself, the gateway's local stack, or any OpenAI-compatible URL."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gateway_contracts import bus
 
 logger = logging.getLogger("bench.targets")
 
-# The emulator stands in for OpenAI under this prefix.
+# The emulator serves OpenAI's API under this prefix.
 EMULATOR_OPENAI_PATH = "/openai/v1"
 # The model the emulator is asked for, directly and through every gateway.
 UPSTREAM_MODEL = "gpt-4o-mini"
@@ -106,7 +106,7 @@ class GatewayStack:
         )
 
     async def usage_events(self) -> int:
-        """The number of usage events the router has stored in JetStream so far."""
+        """Return the number of usage events the router has stored in JetStream so far."""
         nc = await nats.connect(self.config.nats_url, name="bench")
         try:
             info = await nc.jetstream().stream_info(bus.USAGE_STREAM.name)
