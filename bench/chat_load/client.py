@@ -283,6 +283,8 @@ async def _open_loop(run: _Run) -> None:
 
     async def one(due_at: float) -> None:
         async with slots:
+            if run.aborted:
+                return
             while idle and not idle[-1].reusable:
                 idle.pop()
             if idle:
@@ -307,6 +309,12 @@ async def _open_loop(run: _Run) -> None:
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(due_at)))
     await _wait_or_abort(run, tasks, deadline)
+
+    # Requests still waiting for a connection when the run ended were due but
+    # never sent; a target too slow for the rate fails them as surely as any.
+    unsent = len(tasks) - run.sent
+    if unsent:
+        run.errors["not sent: no free connection in time"] = unsent
 
 
 async def _wait_or_abort(run: _Run, tasks: list[asyncio.Future[None]], deadline: float) -> None:

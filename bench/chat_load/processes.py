@@ -66,15 +66,45 @@ def _status_memory(pid: int) -> Memory | None:
     return Memory(peak_rss=fields["VmHWM"], rss=fields["VmRSS"])
 
 
-class CpuMeter:
-    """CPU seconds that each named process spent between `start` and `stop`."""
+def system_calls(pid: int) -> int:
+    """Read and write system calls (Linux's syscr plus syscw) of `pid` and its live descendants."""
+    total = 0
+    try:
+        tree = [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for process in tree:
+        try:
+            counters = process.io_counters()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        total += counters.read_count + counters.write_count
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    cpu_seconds: float
+    system_calls: int
+
+
+class ProcessMeter:
+    """CPU seconds and I/O system calls of each named process between `start` and `stop`."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self._pids = pids
-        self._before: dict[str, float] = {}
+        self._before: dict[str, Usage] = {}
 
     def start(self) -> None:
-        self._before = {name: cpu_seconds(pid) for name, pid in self._pids.items()}
+        self._before = {name: _usage(pid) for name, pid in self._pids.items()}
 
-    def stop(self) -> dict[str, float]:
-        return {name: cpu_seconds(pid) - self._before[name] for name, pid in self._pids.items()}
+    def stop(self) -> dict[str, Usage]:
+        usage = {}
+        for name, pid in self._pids.items():
+            now, before = _usage(pid), self._before[name]
+            usage[name] = Usage(now.cpu_seconds - before.cpu_seconds, now.system_calls - before.system_calls)
+        return usage
+
+
+def _usage(pid: int) -> Usage:
+    return Usage(cpu_seconds(pid), system_calls(pid))

@@ -39,6 +39,7 @@ def render(run: Run) -> str:
         _latency(run),
         _streaming(run),
         _gateway_cpu(run),
+        _gateway_system_calls(run),
         _target_cpu(run),
         _memory(run),
         _goals(run),
@@ -86,7 +87,7 @@ def _throughput(run: Run) -> str:
             rate = measurement.result.throughput
             cell = f"{rate:,.0f}"
             if key != BASELINE and baseline is not None and baseline.result.throughput:
-                cell += f" ({rate / baseline.result.throughput:.2f}×)"
+                cell += f" ({_ratio(rate / baseline.result.throughput)})"
             row.append(cell)
         rows.append(row)
     return (
@@ -128,7 +129,7 @@ def _streaming(run: Run) -> str:
             rate = measurement.result.throughput
             ratio = ""
             if key != BASELINE and baseline is not None and baseline.result.throughput:
-                ratio = f" ({rate / baseline.result.throughput:.2f}×)"
+                ratio = f" ({_ratio(rate / baseline.result.throughput)})"
             rows.append([scenario.title, label, *_percentile_cells(first), added[0], added[2], f"{rate:,.0f}{ratio}"])
     header = ["scenario", "target", "first chunk p50 ms", "p95 ms", "p99 ms", "added p50", "added p99", "streams/s"]
     return (
@@ -151,6 +152,23 @@ def _gateway_cpu(run: Run) -> str:
         "### CPU per request: the gateway's processes\n\nCPU milliseconds (user + system, children included) per "
         "successful request, measured from before the load until accounting has acked every usage event.\n\n"
         + _table(header, rows)
+    )
+
+
+def _gateway_system_calls(run: Run) -> str:
+    rows = []
+    names = GATEWAY_PROCESSES
+    for scenario in run.scenarios:
+        measurement = run.get(scenario.key, GATEWAY)
+        if measurement is None:
+            continue
+        cells = [_count(measurement.system_calls_per_request(name)) for name in names]
+        rows.append([scenario.title, *cells])
+    return (
+        "### System calls per request: the gateway's processes\n\nRead- and write-family system calls per "
+        "successful request, over the same interval as the CPU time, as Linux counts them in /proc/PID/io "
+        "(`syscr` + `syscw`): read, write and their vector forms, which uvloop and Go use on sockets. "
+        "send and recv calls are not counted.\n\n" + _table(["scenario", *names], rows)
     )
 
 
@@ -325,6 +343,15 @@ def _sum_ms(measurement: Measurement, names) -> float | None:
     if not measurement.result.ok:
         return None
     return sum(measurement.cpu_seconds.get(name, 0.0) for name in names) * 1000 / measurement.result.ok
+
+
+def _ratio(value: float) -> str:
+    # Three decimals keep a ratio such as 0.003 from reading as zero.
+    return f"{value:.2f}×" if value >= 0.1 else f"{value:.3f}×"
+
+
+def _count(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
 
 
 def _ms(value: float | None) -> str:

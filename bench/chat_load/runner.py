@@ -14,7 +14,7 @@ import orjson
 import psutil
 
 from chat_load.client import LoadResult, LoadSpec, result_from_json
-from chat_load.processes import CpuMeter
+from chat_load.processes import ProcessMeter
 from chat_load.scenarios import Scenario, request_body
 from chat_load.targets import Target
 
@@ -32,6 +32,8 @@ class Measurement:
     result: LoadResult
     # CPU seconds per process name during the run, the emulator included.
     cpu_seconds: dict[str, float]
+    # Read and write system calls per process name during the run.
+    system_calls: dict[str, int]
     # CPU seconds of the load generator process, start-up included.
     client_process_cpu_seconds: float
     # CPU seconds that the rest of the machine used meanwhile (other users'
@@ -43,6 +45,11 @@ class Measurement:
         if not self.result.ok or name not in self.cpu_seconds:
             return None
         return self.cpu_seconds[name] * 1000 / self.result.ok
+
+    def system_calls_per_request(self, name: str) -> float | None:
+        if not self.result.ok or name not in self.system_calls:
+            return None
+        return self.system_calls[name] / self.result.ok
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -86,7 +93,7 @@ async def measure(target: Target, scenario: Scenario, emulator_pid: int) -> Meas
         rate=scenario.rate,
         time_limit=scenario.time_limit,
     )
-    meter = CpuMeter({**target.pids, "emulator": emulator_pid})
+    meter = ProcessMeter({**target.pids, "emulator": emulator_pid})
     machine_before = _machine_busy_seconds()
     children_before = _reaped_children_cpu_seconds()
     own_before = time.process_time()
@@ -97,7 +104,8 @@ async def measure(target: Target, scenario: Scenario, emulator_pid: int) -> Meas
     if target.settle is not None:
         await target.settle()
 
-    cpu = meter.stop()
+    usage = meter.stop()
+    cpu = {name: reading.cpu_seconds for name, reading in usage.items()}
     wall = time.monotonic() - started
     client_cpu = _reaped_children_cpu_seconds() - children_before
     own_cpu = time.process_time() - own_before
@@ -107,6 +115,7 @@ async def measure(target: Target, scenario: Scenario, emulator_pid: int) -> Meas
         target=target.key,
         result=result,
         cpu_seconds=cpu,
+        system_calls={name: reading.system_calls for name, reading in usage.items()},
         client_process_cpu_seconds=client_cpu,
         other_cpu_seconds=max(other, 0.0),
         wall_seconds=wall,

@@ -98,6 +98,19 @@ async def test_time_limit_aborts_requests_in_flight(emulator_url: str) -> None:
     assert result.stopped_by_time_limit
 
 
+async def test_open_loop_counts_unsent_requests(emulator_url: str) -> None:
+    body = request_body(MODEL, stream=False).replace("Hello", "#emulate first_delay_ms=1500\\nHello")
+
+    result = await run_load(
+        _spec(emulator_url, body=body, rate=100.0, requests=20, concurrency=2, time_limit=0.2, grace=0.3)
+    )
+
+    assert result.ok == 0
+    assert result.sent == 2
+    assert result.errors == {"timed out": 2, "not sent: no free connection in time": 18}
+    assert result.stopped_by_time_limit
+
+
 async def test_refused_connection_counts_as_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
