@@ -107,7 +107,7 @@ class GatewayStack:
 
     async def usage_events(self) -> int:
         """Return the number of usage events the router has stored in JetStream so far."""
-        nc = await nats.connect(self.config.nats_url, name="bench")
+        nc = await nats.connect(self.stack.nats_url, name="bench")
         try:
             info = await nc.jetstream().stream_info(bus.USAGE_STREAM.name)
         except NotFoundError:
@@ -119,7 +119,7 @@ class GatewayStack:
     async def wait_for_usage_ingest(self, timeout: float = 120.0) -> None:
         """Wait until accounting has acked every usage event in the stream, or `timeout` passes."""
         deadline = time.monotonic() + timeout
-        nc = await nats.connect(self.config.nats_url, name="bench")
+        nc = await nats.connect(self.stack.nats_url, name="bench")
         js = nc.jetstream()
         previous_last_seq = -1
         try:
