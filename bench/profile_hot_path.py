@@ -176,7 +176,7 @@ def _process_section(name: str, path: Path) -> str:
     lines += [f"| {package} | {count / total:.1%} |" for package, count in by_package.most_common(12)]
     lines += ["", "| function (self) | share |", "|---|---|"]
     lines += [f"| `{function}` | {count / total:.1%} |" for function, count in self_time.most_common(TOP_FUNCTIONS)]
-    # The entry chain (main, the event loop's run) is on nearly every stack and tells nothing.
+    # The entry chain (main, the event loop's run) is on nearly every stack, so it carries no information.
     below_entry = [(function, count) for function, count in inclusive.most_common() if count < 0.85 * total]
     lines += ["", "| function (inclusive) | share |", "|---|---|"]
     lines += [f"| `{function}` | {count / total:.1%} |" for function, count in below_entry[:TOP_FUNCTIONS]]

@@ -311,7 +311,7 @@ async def _open_loop(run: _Run) -> None:
     await _wait_or_abort(run, tasks, deadline)
 
     # Requests still waiting for a connection when the run ended were due but
-    # never sent; a target too slow for the rate fails them as surely as any.
+    # never sent. They count as errors, because the target was too slow for the rate.
     unsent = len(tasks) - run.sent
     if unsent:
         run.errors["not sent: no free connection in time"] = unsent

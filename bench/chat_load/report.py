@@ -282,13 +282,13 @@ def _comparison_goals(run: Run) -> list[Goal]:
         ("c50", "portkey", "requests/s at concurrency 50", 2.0),
         ("c50", "litellm", "requests/s at concurrency 50", 20.0),
     )
-    for scenario, competitor, what, factor in comparisons:
+    for scenario, competitor, measure, factor in comparisons:
         ours = run.get(scenario, GATEWAY)
         theirs = run.get(scenario, competitor)
         if ours is None or theirs is None or not theirs.result.throughput:
             continue
         ratio = ours.result.throughput / theirs.result.throughput
-        goals.append(Goal(f"{what} against {run.targets[competitor]}", f"≥ {factor:.0f}×", ratio, factor, False))
+        goals.append(Goal(f"{measure} against {run.targets[competitor]}", f"≥ {factor:.0f}×", ratio, factor, False))
     return goals
 
 
