@@ -11,7 +11,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.sdk.resources import SERVICE_NAME
 
-from gateway_cli.tracing import TracingConfig, TracingConfigError, _exporter, _resource, read_config
+from gateway_cli.tracing import TracingConfig, TracingConfigError, _exporter, _resource, _without_userinfo, read_config
 
 ENDPOINT = "http://collector:4317"
 
@@ -87,3 +87,8 @@ def test_serve_refuses_an_invalid_tracing_variable() -> None:
     assert result.stderr.strip().splitlines()[-1] == (
         "gateway serve: OTEL_EXPORTER_OTLP_PROTOCOL='thrift' is not supported; use `grpc` or `http/protobuf`."
     )
+
+
+def test_logged_endpoint_leaves_out_credentials() -> None:
+    assert _without_userinfo("https://user:secret@collector:4318") == "https://collector:4318"
+    assert _without_userinfo("http://collector:4317") == "http://collector:4317"

@@ -28,6 +28,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -98,8 +99,17 @@ def configure(service: str, env: Mapping[str, str] | None = None) -> Tracing | N
     processor = BatchSpanProcessor(_exporter(config.protocol))
     provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
-    logger.info("Exporting traces to %s over %s", config.endpoint, config.protocol)
+    logger.info("Exporting traces to %s over %s", _without_userinfo(config.endpoint), config.protocol)
     return Tracing(provider, processor)
+
+
+def _without_userinfo(url: str) -> str:
+    """Return `url` without a user name or password, for the log."""
+    parts = urlsplit(url)
+    if parts.hostname is None or "@" not in parts.netloc:
+        return url
+    host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host))
 
 
 def _resource(service: str) -> Resource:
