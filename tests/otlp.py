@@ -2,7 +2,7 @@
 
 It decodes `ExportTraceServiceRequest` protobufs with opentelemetry-proto, as
 a collector does, and can play a collector that is down: one that refuses
-connections, or one that accepts them and never answers.
+connections, or one that accepts them and never responds.
 """
 
 from __future__ import annotations
@@ -105,7 +105,7 @@ class OtlpReceiver:
         await self.stop()
 
     async def stall(self) -> None:
-        """Accept connections on the port and never answer, as a collector that hangs does."""
+        """Accept connections on the port and never respond, as a collector that hangs does."""
         await self.stop()
 
         async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -432,15 +432,15 @@ def test_collector_outage_spares_requests(stack: RunningStack, outage: str) -> N
     """With the collector refusing connections or hanging, every request still succeeds without waiting on it.
 
     The exporter retries a failed export after at least a second and waits
-    up to 10 s for an answer, so a request that waited on it would take that
-    long; these complete within the second that the bound allows.
+    up to 10 s for a response, so a request that waited on it would take that
+    long. These complete within the second that the bound allows.
     """
     router_log = stack.log_dir / "router.log"
     log_start = router_log.stat().st_size
     stack.loop.run(stack.otlp.refuse() if outage == "refuse" else stack.otlp.stall())
     try:
         # 60 requests make about 240 router spans: more than the test stack's span queue (128) and
-        # the batch (64) that the exporter holds while it retries.
+        # the batch (64) that the exporter keeps while it retries.
         for index in range(60):
             started = time.monotonic()
             completion = stack.client().chat.completions.create(
