@@ -14,10 +14,12 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+import nats
 import openai
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway_contracts import bus
 from tests.accounting_helpers import create_key, create_project, spend
 from tests.conftest import RunningStack, free_port
 from tests.otlp import ReceivedSpan
@@ -90,9 +92,9 @@ def test_one_trace_from_edge_to_accounting(stack: RunningStack) -> None:
         ("gateway-router", "process gateway.router.chat"),
         ("gateway-router", "chat gpt-4o-mini"),
         ("gateway-router", "send gateway.events.usage.v1"),
-        ("gateway-router", "send gateway.events.session.v1"),
+        ("gateway-router", "send gateway.events.session.v2"),
         ("gateway-accounting", "process gateway.events.usage.v1"),
-        ("gateway-sessions", "process gateway.events.session.v1"),
+        ("gateway-sessions", "process gateway.events.session.v2"),
     }
     spans = wait_until(
         lambda: (found := stack.otlp.spans(trace_id)) and expected <= {(s.service, s.name) for s in found} and found,
@@ -104,9 +106,9 @@ def test_one_trace_from_edge_to_accounting(stack: RunningStack) -> None:
     router = one(spans, "gateway-router", "process gateway.router.chat")
     upstream = one(spans, "gateway-router", "chat gpt-4o-mini")
     send_usage = one(spans, "gateway-router", "send gateway.events.usage.v1")
-    send_session = one(spans, "gateway-router", "send gateway.events.session.v1")
+    send_session = one(spans, "gateway-router", "send gateway.events.session.v2")
     accounted = one(spans, "gateway-accounting", "process gateway.events.usage.v1")
-    stored = one(spans, "gateway-sessions", "process gateway.events.session.v1")
+    stored = one(spans, "gateway-sessions", "process gateway.events.session.v2")
 
     assert edge.kind == "SERVER"
     assert edge.parent_span_id == ""
@@ -119,7 +121,8 @@ def test_one_trace_from_edge_to_accounting(stack: RunningStack) -> None:
     assert upstream.kind == "CLIENT"
     assert upstream.parent_span_id == router.span_id
     assert send_usage.parent_span_id == router.span_id
-    assert send_session.parent_span_id == router.span_id
+    # The session event is acknowledged before the stream's last frame, so it is sent within the upstream call.
+    assert send_session.parent_span_id == upstream.span_id
     assert accounted.parent_span_id == send_usage.span_id
     assert stored.parent_span_id == send_session.span_id
 
@@ -214,15 +217,11 @@ def test_logs_hold_no_secrets_or_content(stack: RunningStack) -> None:
 
 
 def _publish_invalid_session_event(stack: RunningStack, marker: str) -> None:
-    import nats
-
-    from gateway_contracts import bus
-
     async def publish() -> None:
         nc = await nats.connect(stack.nats_url)
         try:
             body = {"request_id": unique("req"), "turns": [{"role": "user", "message": {"content": marker}}]}
-            await nc.jetstream().publish(bus.SESSION_EVENT_SUBJECT, json.dumps(body).encode())
+            await nc.jetstream().publish(f"{bus.SESSION_EVENT_PREFIX}.invalid", json.dumps(body).encode())
         finally:
             await nc.close()
 
@@ -356,8 +355,8 @@ def test_metrics_count_a_request_on_every_service(stack: RunningStack) -> None:
 
     # JetStream consumer lag is polled every 5 s.
     for service, stream, consumer in (
-        ("accounting", "GATEWAY_USAGE", "accounting-usage"),
-        ("sessions", "GATEWAY_SESSIONS", "sessions-turns"),
+        ("accounting", bus.USAGE_STREAM.name, bus.ACCOUNTING_USAGE_CONSUMER),
+        ("sessions", bus.SESSION_STREAM.name, bus.SESSIONS_TURNS_CONSUMER),
     ):
         wait_until(
             lambda service=service, stream=stream, consumer=consumer: (
