@@ -38,8 +38,8 @@ from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.spend import record_spend
 from gateway_cli.postgres import EmbeddedPostgres
 from gateway_cli.processes import executable
-from gateway_contracts import CostBreakdown, TokenUsage, UsageEvent, bus
-from gateway_contracts.kv import ensure_bucket, ensure_stream
+from gateway_contracts import CatalogEntry, CostBreakdown, TokenUsage, UsageEvent, bus
+from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_stream
 
 
 def make_events(count: int, project_id: str) -> list[UsageEvent]:
@@ -95,7 +95,9 @@ async def bench_jetstream(
     acks = [await js.publish_async(bus.USAGE_EVENT_SUBJECT, event.model_dump_json().encode()) for event in events]
     await asyncio.gather(*acks)
 
-    ingestor = UsageIngestor(js, pool, outbox, budgets, max_events=batch, max_wait=0.2)
+    # An empty catalog: the counters label every model `other`, which costs what a real label costs.
+    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
+    ingestor = UsageIngestor(js, pool, outbox, budgets, max_events=batch, max_wait=0.2, catalog=catalog)
     began = time.perf_counter()
     task = asyncio.create_task(ingestor.run())
     deadline = began + 600

@@ -19,6 +19,7 @@ import openai
 import pytest
 
 from gateway_cli.stack import LocalStack, StackConfig
+from tests.otlp import OtlpReceiver
 
 T = TypeVar("T")
 
@@ -55,6 +56,10 @@ class RunningStack:
     emulator_url: str
     nats_url: str
     log_dir: Path
+    # Receives the spans of every service.
+    otlp: OtlpReceiver
+    # `/metrics` of each service: the edge's API port, the metrics port of the others.
+    metrics_urls: dict[str, str]
     _clients: dict[str, openai.OpenAI] = field(default_factory=dict)
 
     def client(self, api_key: str | None = None) -> openai.OpenAI:
@@ -105,9 +110,23 @@ def stack_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
+# Every service runs with tracing on and exports to the receiver: spans leave
+# every 100 ms, and the queue is small so that a collector outage fills it.
+_TRACING_ENV = {
+    "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+    "OTEL_BSP_SCHEDULE_DELAY": "100",
+    "OTEL_BSP_MAX_QUEUE_SIZE": "128",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "64",
+}
+
+
 @pytest.fixture(scope="session")
 def stack() -> Iterator[RunningStack]:
     root = stack_folder()
+    loop = LoopThread()
+    otlp = OtlpReceiver(free_port())
+    loop.run(otlp.start())
+    metrics_ports = {name: free_port() for name in ("router", "accounting", "sessions", "catalog")}
     config = StackConfig(
         data_dir=root / "data",
         http_port=free_port(),
@@ -124,13 +143,16 @@ def stack() -> Iterator[RunningStack]:
             # second or more reaches the client at once.
             "GATEWAY_UPSTREAM_RETRY_BACKOFF": "0.02",
             "GATEWAY_UPSTREAM_RETRY_MAX_WAIT": "0.5",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.url,
+            **_TRACING_ENV,
         },
+        metrics_ports=metrics_ports,
     )
-    loop = LoopThread()
     local = LocalStack(config)
     try:
         credentials = loop.run(local.start())
     except BaseException:
+        loop.run(otlp.stop())
         loop.close()
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -143,10 +165,16 @@ def stack() -> Iterator[RunningStack]:
         emulator_url=config.emulator_url,
         nats_url=local.nats_url,
         log_dir=root / "logs",
+        otlp=otlp,
+        metrics_urls={
+            "edge": f"{config.base_url}/metrics",
+            **{name: f"http://127.0.0.1:{port}/metrics" for name, port in metrics_ports.items()},
+        },
     )
     yield running
     running.close_clients()
     loop.run(local.stop())
+    loop.run(otlp.stop())
     loop.close()
     if os.environ.get("GATEWAY_KEEP_TEST_DATA"):
         print(f"\nKept the test stack's data and logs in {root}")

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings
 
 from gateway_accounting.settings import AccountingSettings
 from gateway_catalog.settings import CatalogSettings
-from gateway_cli import SERVICES
+from gateway_cli import SERVICES, tracing
 from gateway_cli.settings import ProcessSettings
 from gateway_edge.settings import EdgeSettings
 from gateway_router.providers import PROVIDERS
@@ -26,8 +26,8 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "catalog": CatalogSettings,
 }
 
-# Read by the OpenTelemetry SDK's own environment configuration, not by our settings classes.
-OPENTELEMETRY_VARIABLES = frozenset({"OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT"})
+# Read by `gateway serve` and the OpenTelemetry SDK's own environment configuration, not by our settings classes.
+OPENTELEMETRY_VARIABLES = tracing.VARIABLES
 
 
 def settings_variables(settings: type[BaseSettings]) -> set[str]:

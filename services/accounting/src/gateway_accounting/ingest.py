@@ -24,9 +24,11 @@ from pydantic import ValidationError
 
 from gateway_accounting.analytics import usage_rows
 from gateway_accounting.budgets import BudgetPublisher
+from gateway_accounting.observability import BATCH_SIZE, BATCH_WRITE, USAGE_EVENTS, batch_spans, count_recorded
 from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.spend import RecordedBatch, record_spend
-from gateway_contracts import UsageEvent, bus
+from gateway_contracts import CatalogEntry, UsageEvent, bus
+from gateway_contracts.kv import BucketMirror
 
 logger = logging.getLogger("gateway_accounting.ingest")
 
@@ -47,6 +49,8 @@ class UsageIngestor:
         budgets: BudgetPublisher,
         max_events: int,
         max_wait: float,
+        catalog: BucketMirror[CatalogEntry],
+        project_labels: bool = True,
     ) -> None:
         self._js = js
         self._pool = pool
@@ -54,6 +58,9 @@ class UsageIngestor:
         self._budgets = budgets
         self._max_events = max_events
         self._max_wait = max_wait
+        # The catalog bounds the model label of the token and cost counters.
+        self._catalog = catalog
+        self._project_labels = project_labels
         self._stopping = asyncio.Event()
         self.batches_written = 0
         self.events_written = 0
@@ -81,7 +88,8 @@ class UsageIngestor:
             while not self._stopping.is_set():
                 batch = await self._collect(subscription)
                 if batch:
-                    await self._write_until_done(batch)
+                    with batch_spans(batch):
+                        await self._write_until_done(batch)
         finally:
             # A pull subscription left open makes the connection's drain wait for its full timeout.
             await subscription.unsubscribe()
@@ -120,6 +128,7 @@ class UsageIngestor:
         events, duplicates, poison = _decode(batch)
         for message in poison:
             await message.term()
+        BATCH_SIZE.observe(len(batch))
 
         recorded = RecordedBatch(new=[], outbox_token=None)
         while events:
@@ -141,6 +150,10 @@ class UsageIngestor:
             await message.ack()
         self.batches_written += 1
         self.events_written += len(events)
+        count_recorded(recorded.new, self._catalog, self._project_labels)
+        USAGE_EVENTS.labels("recorded").inc(len(recorded.new))
+        USAGE_EVENTS.labels("duplicate").inc(len(events) - len(recorded.new) + len(duplicates))
+        USAGE_EVENTS.labels("invalid").inc(len(poison))
 
         if recorded.outbox_token is not None:
             self._start_flush()
@@ -150,6 +163,7 @@ class UsageIngestor:
         started = time.perf_counter()
         usage = [event for _message, event in events]
         recorded = await record_spend(self._pool, usage, usage_rows)
+        BATCH_WRITE.observe(time.perf_counter() - started)
         logger.debug(
             "Recorded %d usage events (%d new) in %.1f ms",
             len(usage),

@@ -10,10 +10,12 @@ ClickHouse drops wherever it already has it.
 from __future__ import annotations
 
 import logging
+import time
 
 import asyncpg
 
 from gateway_accounting.analytics import USAGE_TABLE, AnalyticsStore
+from gateway_accounting.observability import CLICKHOUSE_FAILURES, CLICKHOUSE_INSERT, OUTBOX_BLOCKS
 
 logger = logging.getLogger("gateway_accounting.outbox")
 
@@ -38,14 +40,19 @@ class AnalyticsOutbox:
             _BLOCKS_PER_FLUSH,
         )
         for row in rows:
+            started = time.perf_counter()
             try:
                 await self._store.insert_json_rows(USAGE_TABLE, row["rows"], row["token"])
             except Exception:
+                CLICKHOUSE_FAILURES.inc()
                 logger.error("Inserting usage block %s into ClickHouse failed; will retry", row["token"], exc_info=True)
                 break
+            CLICKHOUSE_INSERT.observe(time.perf_counter() - started)
             await self._pool.execute("DELETE FROM accounting.analytics_outbox WHERE token = $1", row["token"])
             self.blocks_written += 1
-        return await self.pending_blocks()
+        remaining = await self.pending_blocks()
+        OUTBOX_BLOCKS.set(remaining)
+        return remaining
 
     async def pending_blocks(self) -> int:
         count: int = await self._pool.fetchval("SELECT count(*) FROM accounting.analytics_outbox")

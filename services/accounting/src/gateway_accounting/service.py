@@ -16,9 +16,10 @@ from gateway_accounting.ingest import UsageIngestor
 from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.reports import analytics, reconcile, usage_report
 from gateway_accounting.settings import AccountingSettings
-from gateway_contracts import bus
+from gateway_contracts import CatalogEntry, bus
 from gateway_contracts.health import ServiceHealth
-from gateway_contracts.kv import ensure_bucket, ensure_stream
+from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_stream
+from gateway_contracts.metrics import ConsumerLagMonitor
 from gateway_contracts.rpc import (
     AnalyticsRequest,
     BootstrapRequest,
@@ -62,10 +63,23 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     )
     await budgets.publish_all()
 
+    catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET, settings.nats_replicas), CatalogEntry)
+    await catalog.start()
     outbox = AnalyticsOutbox(pool, store)
-    ingestor = UsageIngestor(js, pool, outbox, budgets, settings.batch_max_events, settings.batch_max_wait_seconds)
+    ingestor = UsageIngestor(
+        js,
+        pool,
+        outbox,
+        budgets,
+        settings.batch_max_events,
+        settings.batch_max_wait_seconds,
+        catalog,
+        settings.metrics_project_labels,
+    )
     ingest_task = asyncio.create_task(ingestor.run(), name="usage-ingest")
     health.watch_task(ingest_task)
+    lag = ConsumerLagMonitor(js, bus.USAGE_STREAM.name, bus.ACCOUNTING_USAGE_CONSUMER)
+    lag.start()
 
     admin = Admin(pool, auth_bucket, budgets)
     calls = [
@@ -102,12 +116,14 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     for subscription in subscriptions:
         await subscription.unsubscribe()
     ingestor.stop()
+    await lag.stop()
     try:
         await asyncio.wait_for(ingest_task, settings.shutdown_grace_seconds)
     except TimeoutError:
         logger.warning(
             "The usage batch did not finish within %.0f s; it will be redelivered", settings.shutdown_grace_seconds
         )
+    await catalog.stop()
     await nc.drain()
     await store.close()
     await pool.close()

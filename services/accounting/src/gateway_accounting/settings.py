@@ -25,6 +25,8 @@ class AccountingSettings(BaseSettings):
     batch_max_events: int = Field(default=5000, ge=1, validation_alias="GATEWAY_ACCOUNTING_BATCH_MAX")
     # Seconds a batch waits for more events after its first one arrived.
     batch_max_wait_seconds: float = Field(default=0.2, gt=0, validation_alias="GATEWAY_ACCOUNTING_BATCH_WAIT")
+    # Whether the token and cost counters carry the project id as a label; off, the project label is empty.
+    metrics_project_labels: bool = Field(default=True, validation_alias="GATEWAY_METRICS_PROJECT_LABELS")
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")
 
     @property

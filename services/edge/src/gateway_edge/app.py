@@ -11,11 +11,23 @@ from fastapi import FastAPI
 
 from gateway_contracts import BudgetRecord, CatalogEntry, CredentialRecord, ModelAlias, ProviderStatus, bus
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store
-from gateway_edge import admin, admin_catalog, analytics, chat, health, models, session_admin, sessions, usage
+from gateway_edge import (
+    admin,
+    admin_catalog,
+    analytics,
+    chat,
+    health,
+    metrics,
+    models,
+    session_admin,
+    sessions,
+    usage,
+)
 from gateway_edge.auth import Authenticator
 from gateway_edge.budgets import BudgetGate
 from gateway_edge.catalog import ModelDirectory
 from gateway_edge.errors import install_handlers
+from gateway_edge.observability import TELEMETRY, ObservabilityMiddleware
 from gateway_edge.router_client import RouterClient
 from gateway_edge.settings import EdgeSettings
 from gateway_edge.state import EdgeState
@@ -43,10 +55,14 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         # A trailing slash gets a 404 in OpenAI's error shape, not a redirect with an empty body.
         redirect_slashes=False,
+        telemetry=TELEMETRY,
     )
     install_handlers(app)
+    app.add_middleware(ObservabilityMiddleware)
     for module in (chat, models, usage, analytics, sessions, admin, admin_catalog, session_admin, health):
         app.include_router(module.router)
+    if settings.http_metrics:
+        app.include_router(metrics.router)
     return app
 
 
@@ -71,6 +87,7 @@ async def _start(settings: EdgeSettings) -> EdgeState:
 
     router = RouterClient(nc, js, settings.router_idle_timeout_seconds, settings.max_buffered_bytes)
     await router.start()
+    metrics.IN_FLIGHT.set_function(lambda: router.in_flight)
     return EdgeState(
         settings=settings,
         nc=nc,

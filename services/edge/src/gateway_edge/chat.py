@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -18,10 +19,13 @@ from gateway_contracts import (
     FrameKind,
     describe_validation_error,
 )
+from gateway_contracts.telemetry import REQUEST_ID
+from gateway_edge import metrics
 from gateway_edge.admission import admit, dry_run
 from gateway_edge.budgets import Reservation
 from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
+from gateway_edge.observability import observe_chat, observe_error
 from gateway_edge.reasoning import check_reasoning, resolve_model
 from gateway_edge.router_client import Exchange, Frame, RouterClient
 from gateway_edge.session_context import prepend_history, session_of
@@ -29,6 +33,7 @@ from gateway_edge.state import EdgeState
 from gateway_edge.streaming import EventStreamResponse
 
 router = APIRouter()
+logger = logging.getLogger("gateway_edge.chat")
 
 _DRY_RUN_HEADER = "x-gateway-dry-run"
 # The smallest remaining daily budget of the request's project and key, after its reservation.
@@ -45,12 +50,14 @@ _REQUEST_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/compon
 async def chat_completions(request: Request) -> Response:
     state: EdgeState = request.app.state.edge
     received_at = time.time()
+    observe_chat()
     credential = state.auth.api_key(request.headers.get("authorization"))
     body = await read_body(request, state.settings.max_body_bytes)
     chat = parse_chat_request(body)
 
     # An alias resolves here, so the router and the usage events see only catalog ids.
     entry, suffix = resolve_model(state.models, chat.model)
+    observe_chat(entry, stream=chat.stream)
     fallbacks = [
         resolve_model(state.models, model, f"models[{index}]")[0] for index, model in enumerate(chat.models or ())
     ]
@@ -58,7 +65,10 @@ async def chat_completions(request: Request) -> Response:
         check_capabilities(chat, candidate, state.models)
     check_reasoning(chat, suffix, [entry, *fallbacks])
 
-    request_id = f"req_{uuid.uuid4().hex}"
+    # The middleware named the request; outside it (in unit tests of this handler) a new id is made.
+    request_id = REQUEST_ID.get() or f"req_{uuid.uuid4().hex}"
+    if state.settings.log_content:
+        logger.debug("Request %s body: %s", request_id, body.decode(errors="replace"))
     meta: DispatchMeta = {
         "request_id": request_id,
         "project_id": credential.project_id or "",
@@ -77,7 +87,13 @@ async def chat_completions(request: Request) -> Response:
         report = await dry_run(state.budgets, credential, entry, chat, body, received_at)
         return Response(orjson.dumps(report), media_type="application/json", headers={"x-request-id": request_id})
 
-    reservation = await admit(state.budgets, credential, entry, chat, body, received_at)
+    try:
+        reservation = await admit(state.budgets, credential, entry, chat, body, received_at)
+    except EdgeError as error:
+        if error.code == "budget_exceeded" and error.budget is not None:
+            project = (credential.project_id or "") if state.settings.metrics_project_labels else ""
+            metrics.BUDGET_REJECTIONS.labels(project, str(error.budget["scope"])).inc()
+        raise
     if reservation is not None:
         meta["reserved_project_usd"] = format(reservation.project_usd, "f")
         meta["reserved_key_usd"] = format(reservation.key_usd, "f")
@@ -177,6 +193,7 @@ async def _wait_for_disconnect(receive: Receive) -> None:
 
 def _error_from_frame(frame: Frame, headers: dict[str, str]) -> Response:
     error = orjson.loads(frame.payload)
+    observe_error(str(error["error"]["error"]["code"]))
     retry_after = error.get("retry_after")
     if retry_after is not None:
         headers = {**headers, "retry-after": str(max(1, round(retry_after)))}

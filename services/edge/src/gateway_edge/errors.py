@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from gateway_contracts import ErrorCode, error_body, status_for
+from gateway_edge.observability import observe_error
 
 
 class EdgeError(Exception):
@@ -70,6 +71,7 @@ _HTTP_CODES: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed"
 def install_handlers(app: FastAPI) -> None:
     async def on_edge_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, EdgeError)
+        observe_error(error.code)
         return error_response(
             error.code,
             error.message,
@@ -88,6 +90,7 @@ def install_handlers(app: FastAPI) -> None:
             message = f"`{request.method}` is not allowed on `{request.url.path}`."
         else:
             message = str(error.detail)
+        observe_error(code)
         return error_response(code, message, status=error.status_code, headers=error.headers)
 
     async def on_validation_error(request: Request, error: Exception) -> Response:
@@ -98,6 +101,7 @@ def install_handlers(app: FastAPI) -> None:
         message = (
             f"Invalid value for `{param}`: {first.get('msg')}." if param else f"Invalid request: {first.get('msg')}."
         )
+        observe_error("invalid_request")
         return error_response("invalid_request", message, param=param)
 
     app.add_exception_handler(EdgeError, on_edge_error)

@@ -19,6 +19,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from gateway_contracts import DispatchMeta, FrameKind, bus, encode_dispatch
+from gateway_contracts.telemetry import trace_headers
 from gateway_edge.errors import EdgeError
 
 logger = logging.getLogger("gateway_edge.router_client")
@@ -89,7 +90,8 @@ class RouterClient:
 
         try:
             payload = await self._payload(meta, body)
-            await self._nc.publish(bus.ROUTER_CHAT, payload, reply=self._prefix + token)
+            # The router's span continues the request's trace from these headers.
+            await self._nc.publish(bus.ROUTER_CHAT, payload, reply=self._prefix + token, headers=trace_headers())
         except BaseException:
             self._exchanges.pop(token, None)
             raise

@@ -22,5 +22,12 @@ class EdgeSettings(BaseSettings):
     max_buffered_bytes: int = Field(default=32 * 1024 * 1024, ge=1024, validation_alias="GATEWAY_MAX_BUFFERED_BYTES")
     # Seconds to wait for the sessions and accounting services to answer a call.
     service_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_SERVICE_TIMEOUT")
+    # Whether `GET /metrics` is served on the API port too. Turn it off where that port is public and
+    # Prometheus scrapes the metrics port (`GATEWAY_METRICS_PORT`) instead.
+    http_metrics: bool = Field(default=True, validation_alias="GATEWAY_HTTP_METRICS")
+    # Whether metrics carry the project id as a label; off, the project label is empty.
+    metrics_project_labels: bool = Field(default=True, validation_alias="GATEWAY_METRICS_PROJECT_LABELS")
+    # Whether request bodies are logged at DEBUG; never on by default, because they are the users' content.
+    log_content: bool = Field(default=False, validation_alias="GATEWAY_LOG_CONTENT")
     # Seconds that shutdown waits for in-flight streams to finish.
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")

@@ -16,6 +16,7 @@ from starlette.types import Receive, Scope, Send
 
 from gateway_contracts import FrameKind, error_body
 from gateway_edge.errors import EdgeError
+from gateway_edge.observability import observe_error, observe_first_output
 from gateway_edge.router_client import Exchange, Frame, RouterClient
 
 _SSE_HEADERS = [
@@ -78,6 +79,7 @@ class EventStreamResponse(Response):
         frame = self._first
         while True:
             if frame.kind is FrameKind.CHUNK:
+                observe_first_output()
                 yield b"data: " + frame.payload + b"\n\n"
             elif frame.kind is FrameKind.HEARTBEAT:
                 # An SSE comment: clients ignore it, proxies see the connection alive.
@@ -89,10 +91,12 @@ class EventStreamResponse(Response):
                 # Headers are gone, so the error travels in the stream as
                 # OpenAI's own streams report one: a `data:` event with `error`.
                 error = orjson.loads(frame.payload)
+                observe_error(str(error["error"]["error"]["code"]))
                 yield b"data: " + orjson.dumps(error["error"]) + b"\n\n"
                 return
             try:
                 frame = await self._router.next_frame(self._exchange)
             except EdgeError as error:
+                observe_error(error.code)
                 yield b"data: " + orjson.dumps(error_body(error.code, error.message, error.param)) + b"\n\n"
                 return

@@ -16,6 +16,7 @@ import orjson
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from gateway_contracts import (
     COST_PARTS,
@@ -47,13 +48,25 @@ from gateway_contracts import (
     split_thinking_suffix,
 )
 from gateway_contracts.kv import BucketMirror
+from gateway_contracts.metrics import model_labels
 from gateway_contracts.sessions import session_event_subject
+from gateway_contracts.telemetry import REQUEST_ID, context_from_headers, tracer, tracing_enabled
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
 from gateway_router.accumulator import ReplyAccumulator
 from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
 from gateway_router.adapters.base import CallContext
 from gateway_router.errors import InternalFault, RequestRejected, RouterError, UpstreamFailed
 from gateway_router.media import MediaFetcher, inline_image_urls
+from gateway_router.observability import (
+    DISPATCHED,
+    UPSTREAM_DURATION,
+    UPSTREAM_ERRORS,
+    UPSTREAM_FIRST_TOKEN,
+    UPSTREAM_REQUESTS,
+    record_reply,
+    record_retry,
+    upstream_span,
+)
 from gateway_router.providers import ProviderRoute, custom_route
 from gateway_router.publisher import EventPublisher
 from gateway_router.retries import RetryPolicy, may_fall_back, model_chain
@@ -62,6 +75,7 @@ from gateway_router.sse import data_lines
 from gateway_router.upstream_errors import translate_transport_errors
 
 logger = logging.getLogger("gateway_router.dispatch")
+_tracer = tracer("gateway_router")
 
 # Room left in a NATS message for the protocol line around a reply frame.
 _FRAME_RESERVE = 4 * 1024
@@ -73,6 +87,8 @@ class Job:
 
     meta: DispatchMeta
     reply_to: str
+    # The dispatch message's headers, which carry the edge's trace context.
+    headers: dict[str, str] | None = None
     last_frame_at: float = field(default_factory=time.monotonic)
     task: asyncio.Task[None] | None = None
     # Frames of this request sent through the object store so far.
@@ -134,6 +150,7 @@ class Dispatcher:
         http: aiohttp.ClientSession,
         retry: RetryPolicy,
         media: MediaFetcher,
+        log_content: bool = False,
     ) -> None:
         self.jobs: dict[str, Job] = {}
         self._nc = nc
@@ -144,11 +161,13 @@ class Dispatcher:
         self._http = http
         self._retry = retry
         self._media = media
+        # Whether replies are logged at DEBUG; off unless the operator asks, because they are the users' content.
+        self._log_content = log_content
 
     async def on_dispatch(self, msg: Msg) -> None:
         meta, body = decode_dispatch(msg.data)
         request_id = meta["request_id"]
-        job = Job(meta=meta, reply_to=msg.reply)
+        job = Job(meta=meta, reply_to=msg.reply, headers=msg.headers)
         job.task = asyncio.create_task(self._run(job, body), name=f"request-{request_id}")
         self.jobs[request_id] = job
         job.task.add_done_callback(lambda _task: self.jobs.pop(request_id, None))
@@ -198,6 +217,29 @@ class Dispatcher:
         return encode_frame(FrameKind.OFFLOADED, name.encode())
 
     async def _run(self, job: Job, raw_body: bytes) -> None:
+        # This task's own context, so the id stays on this request's log lines only.
+        REQUEST_ID.set(job.meta["request_id"])
+        if not tracing_enabled():
+            await self._handle(job, raw_body, None)
+            return
+        with _tracer.start_as_current_span(
+            f"process {bus.ROUTER_CHAT}",
+            context=context_from_headers(job.headers),
+            kind=SpanKind.CONSUMER,
+            # The outcome sets the status: a request that its client cancelled is not a failure.
+            record_exception=False,
+            set_status_on_exception=False,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.operation.type": "process",
+                "messaging.destination.name": bus.ROUTER_CHAT,
+                "gateway.request.id": job.meta["request_id"],
+                "gateway.model": job.meta["model"],
+            },
+        ) as span:
+            await self._handle(job, raw_body, span)
+
+    async def _handle(self, job: Job, raw_body: bytes, span: Span | None) -> None:
         outcome = Outcome()
         try:
             await self._serve(job, raw_body, outcome)
@@ -217,6 +259,9 @@ class Dispatcher:
             await self._store_session_turns(job, outcome)
             await self._send(job, encode_error_frame(fault.to_frame()))
         finally:
+            _record_outcome(outcome, span)
+            if self._log_content and outcome.message is not None:
+                logger.debug("Request %s reply: %s", job.meta["request_id"], orjson.dumps(outcome.message).decode())
             # Shielded: a request cancelled by its client is still accounted for.
             await asyncio.shield(self._publish_events(job, outcome))
 
@@ -274,23 +319,47 @@ class Dispatcher:
             body = outcome.inlined_body
         request = adapter.build_request(body, context)
 
+        with upstream_span(
+            outcome.entry, outcome.route.spec.name, request.url, body, context.stream, job.meta.get("session_id")
+        ) as span:
+            await self._call_with_retries(job, adapter, context, request, outcome, span)
+
+    async def _call_with_retries(
+        self,
+        job: Job,
+        adapter: Adapter,
+        context: CallContext,
+        request: UpstreamRequest,
+        outcome: Outcome,
+        span: Span | None,
+    ) -> None:
+        assert outcome.entry is not None and outcome.route is not None
+        model, provider = model_labels(outcome.entry)
         attempt = 1
         while True:
+            UPSTREAM_REQUESTS.labels(model, provider).inc()
+            started = time.perf_counter()
             try:
                 with translate_transport_errors(outcome.route.spec.name):
                     if context.stream:
-                        await self._stream(job, adapter, context, request, outcome)
+                        response = await self._stream(job, adapter, context, request, outcome, started)
                     else:
-                        await self._complete(job, adapter, context, request, outcome)
+                        response = await self._complete(job, adapter, context, request, outcome)
+                UPSTREAM_DURATION.labels(model, provider, "true" if context.stream else "false").observe(
+                    time.perf_counter() - started
+                )
+                record_reply(span, response, outcome.reply.finish_reason, outcome.usage, outcome.cost)
                 return
             except UpstreamFailed as error:
+                UPSTREAM_ERRORS.labels(model, provider, error.code).inc()
                 delay = None if job.started else self._retry.delay(attempt, error)
                 if delay is None:
                     raise
+                record_retry(span, attempt, error.code, delay)
                 logger.info(
                     "Retrying request %s on %s in %.2f s after %s (attempt %d)",
                     job.meta["request_id"],
-                    model,
+                    outcome.entry.id,
                     delay,
                     error.code,
                     attempt,
@@ -302,7 +371,8 @@ class Dispatcher:
 
     async def _complete(
         self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
-    ) -> None:
+    ) -> dict[str, Any] | None:
+        """Make one non-streaming call and send its RESPONSE frame; return the reply's JSON for the span."""
         async with self._http.post(
             request.url, data=request.body, headers=request.headers, allow_redirects=False
         ) as response:
@@ -323,11 +393,20 @@ class Dispatcher:
         cost = self._price(job, outcome)
         await self._store_session_turns(job, outcome)
         await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
+        return _reply_summary(parsed.body, outcome) if tracing_enabled() else None
 
     async def _stream(
-        self, job: Job, adapter: Adapter, context: CallContext, request: UpstreamRequest, outcome: Outcome
-    ) -> None:
+        self,
+        job: Job,
+        adapter: Adapter,
+        context: CallContext,
+        request: UpstreamRequest,
+        outcome: Outcome,
+        started: float,
+    ) -> dict[str, Any] | None:
+        """Make one streaming call and relay its chunks; return the first chunk, which names the model, for the span."""
         include_usage = job.meta["include_usage"]
+        first: dict[str, Any] | None = None
         async with self._http.post(
             request.url, data=request.body, headers=request.headers, allow_redirects=False
         ) as response:
@@ -341,6 +420,8 @@ class Dispatcher:
                 raise adapter.classify_error(502, data, response.headers, context)
 
             async for piece in adapter.parse_stream(data_lines(response.content), context):
+                if first is None:
+                    first = piece.chunk
                 payload = piece.payload
                 if piece.usage is not None:
                     outcome.usage = piece.usage
@@ -354,11 +435,13 @@ class Dispatcher:
                     continue
                 if outcome.first_token_at is None and outcome.reply.has_output:
                     outcome.first_token_at = time.time()
+                    UPSTREAM_FIRST_TOKEN.labels(*model_labels(context.entry)).observe(time.perf_counter() - started)
                 await self._release(job, frame)
 
         outcome.message = outcome.reply.message()
         await self._store_session_turns(job, outcome)
         await self._release(job, DONE_FRAME)
+        return first
 
     async def _store_session_turns(self, job: Job, outcome: Outcome) -> None:
         """Publish the session event and wait for its ack; called just before the request's last frame.
@@ -500,6 +583,30 @@ class Dispatcher:
 
 def event_subject(event: SessionTurnsEvent) -> str:
     return session_event_subject(event.project_id, event.session_id)
+
+
+def _record_outcome(outcome: Outcome, span: Span | None) -> None:
+    """Count the finished request under the model that served it, and mark a failed request's span."""
+    DISPATCHED.labels(*model_labels(outcome.entry), outcome.status).inc()
+    if span is None:
+        return
+    span.set_attribute("gateway.status", outcome.status)
+    if outcome.entry is not None:
+        span.set_attribute("gateway.model", outcome.entry.id)
+    if outcome.status == "error":
+        span.set_attribute("error.type", outcome.error_code or "error")
+        span.set_status(Status(StatusCode.ERROR, outcome.error_code))
+
+
+def _reply_summary(data: bytes, outcome: Outcome) -> dict[str, Any]:
+    """Return the id and model of a `chat.completion` body, noting its first finish reason in the outcome."""
+    completion = orjson.loads(data)
+    if not isinstance(completion, dict):
+        return {}
+    choices = completion.get("choices") or []
+    if choices and isinstance(choices[0], dict) and choices[0].get("finish_reason"):
+        outcome.reply.finish_reason = choices[0]["finish_reason"]
+    return {"id": completion.get("id"), "model": completion.get("model")}
 
 
 def _log_failure(job: Job, outcome: Outcome, error: RouterError) -> None:

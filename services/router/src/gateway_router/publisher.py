@@ -6,6 +6,9 @@ published again with the same `Nats-Msg-Id`, which JetStream deduplicates,
 so a retry cannot count twice. `drain` waits for the outstanding acks at
 shutdown. `publish_acked` waits for the ack instead, for an event that must
 be in the stream before the client hears that its request ended.
+
+With tracing on, each event gets a producer span under the request's span,
+and its headers carry that span's context to the consumers.
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ import time
 from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
+from opentelemetry.trace import SpanKind
+
+from gateway_contracts import bus
+from gateway_contracts.telemetry import trace_headers, tracer, tracing_enabled
 
 logger = logging.getLogger("gateway_router.publisher")
+_tracer = tracer("gateway_router")
 
 
 @dataclass(slots=True)
@@ -25,6 +33,8 @@ class _Pending:
     subject: str
     payload: bytes
     msg_id: str
+    # `Nats-Msg-Id`, and the trace context when tracing is on.
+    headers: dict[str, str]
     sent_at: float = 0.0
     attempts: int = 0
     future: asyncio.Future | None = field(default=None, repr=False)
@@ -48,10 +58,7 @@ class EventPublisher:
 
     async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
         """Send an event and track its ack; returns without waiting for the ack."""
-        pending = _Pending(subject, payload, msg_id)
-        self._pending[msg_id] = pending
-        self._drained.clear()
-        await self._send(pending)
+        await self._track(subject, payload, msg_id, _event_headers(subject, msg_id))
 
     async def publish_acked(self, subject: str, payload: bytes, msg_id: str) -> bool:
         """Publish and wait up to `ack_timeout` for the ack; returns whether it came.
@@ -59,13 +66,20 @@ class EventPublisher:
         Without an ack the event is left to the retry loop, as `publish` does,
         so it is stored all the same, only later.
         """
+        headers = _event_headers(subject, msg_id)
         try:
-            await self._js.publish(subject, payload, timeout=self._ack_timeout, headers={"Nats-Msg-Id": msg_id})
+            await self._js.publish(subject, payload, timeout=self._ack_timeout, headers=headers)
         except Exception:
             logger.warning("Event %s was not acked within %.1f s; will retry", msg_id, self._ack_timeout, exc_info=True)
-            await self.publish(subject, payload, msg_id)
+            await self._track(subject, payload, msg_id, headers)
             return False
         return True
+
+    async def _track(self, subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> None:
+        pending = _Pending(subject, payload, msg_id, headers)
+        self._pending[msg_id] = pending
+        self._drained.clear()
+        await self._send(pending)
 
     async def drain(self, timeout: float) -> None:
         """Wait until every event is acked, or log how many were not after `timeout`."""
@@ -81,7 +95,7 @@ class EventPublisher:
         pending.sent_at = time.monotonic()
         try:
             future = await self._js.publish_async(
-                pending.subject, pending.payload, headers={"Nats-Msg-Id": pending.msg_id}, wait_stall=1.0
+                pending.subject, pending.payload, headers=pending.headers, wait_stall=1.0
             )
         except Exception:
             # Not connected, or too many acks outstanding: the retry loop sends it again.
@@ -116,3 +130,26 @@ class EventPublisher:
                 if pending.attempts in (2, 10, 100):
                     logger.warning("Event %s still unacked after %d attempts", pending.msg_id, pending.attempts)
                 await self._send(pending)
+
+
+def _event_headers(subject: str, msg_id: str) -> dict[str, str]:
+    """Return the event's headers: its `Nats-Msg-Id`, and with tracing on the context of a producer span."""
+    headers = {"Nats-Msg-Id": msg_id}
+    if not tracing_enabled():
+        return headers
+    # Session events go to one subject per session, so the span is named after their common prefix.
+    template = bus.SESSION_EVENT_PREFIX if subject.startswith(f"{bus.SESSION_EVENT_PREFIX}.") else subject
+    # The span marks the send; consumers continue the trace from the context it leaves in the headers.
+    with _tracer.start_as_current_span(
+        f"send {template}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": subject,
+            "messaging.destination.template": template,
+            "messaging.message.id": msg_id,
+        },
+    ):
+        trace_headers(headers)
+    return headers

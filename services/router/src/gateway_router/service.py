@@ -16,6 +16,7 @@ from gateway_contracts.health import ServiceHealth
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_payload_store, ensure_stream
 from gateway_router.dispatch import Dispatcher
 from gateway_router.media import MediaFetcher
+from gateway_router.observability import EVENTS_UNACKED, IN_FLIGHT
 from gateway_router.providers import resolve_routes, status_records
 from gateway_router.publisher import EventPublisher
 from gateway_router.retries import RetryPolicy
@@ -51,7 +52,9 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     http = _http_session(settings)
     media = MediaFetcher(settings.media_max_bytes, settings.media_fetch_timeout_seconds)
     retry = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds, settings.retry_max_wait_seconds)
-    dispatcher = Dispatcher(nc, js, publisher, catalog, routes, http, retry, media)
+    dispatcher = Dispatcher(nc, js, publisher, catalog, routes, http, retry, media, settings.log_content)
+    IN_FLIGHT.set_function(lambda: len(dispatcher.jobs))
+    EVENTS_UNACKED.set_function(lambda: publisher.pending)
 
     chat_sub = await nc.subscribe(bus.ROUTER_CHAT, queue=bus.ROUTER_QUEUE, cb=dispatcher.on_dispatch)
     cancel_sub = await nc.subscribe(bus.ROUTER_CANCEL, cb=dispatcher.on_cancel)

@@ -34,5 +34,7 @@ class RouterSettings(BaseSettings):
     max_upstream_connections: int = Field(default=1000, ge=1, validation_alias="GATEWAY_UPSTREAM_MAX_CONNECTIONS")
     # Seconds an event may wait for its JetStream ack before it is published again.
     event_ack_timeout_seconds: float = Field(default=5.0, gt=0, validation_alias="GATEWAY_EVENT_ACK_TIMEOUT")
+    # Whether replies are logged at DEBUG; never on by default, because they are the users' content.
+    log_content: bool = Field(default=False, validation_alias="GATEWAY_LOG_CONTENT")
     # Seconds that shutdown waits for in-flight requests and unacked events.
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")

@@ -18,7 +18,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from gateway_contracts import SessionTurnsEvent, bus
+from gateway_contracts.telemetry import REQUEST_ID
 from gateway_sessions.events import EventLog
+from gateway_sessions.observability import FETCH_SIZE, SESSION_EVENTS, TURNS_STORED, event_span
 from gateway_sessions.store import StoredEvent, store_pending
 
 logger = logging.getLogger("gateway_sessions.consumer")
@@ -63,8 +65,10 @@ class TurnsConsumer:
                     batch = 1
                     continue
                 batch = _BATCH if len(messages) == batch else 1
+                FETCH_SIZE.observe(len(messages))
                 for message in messages:
-                    await self._handle(message)
+                    with event_span(message):
+                        await self._handle(message)
         finally:
             # A pull subscription left open makes the connection's drain wait for its full timeout.
             await subscription.unsubscribe()
@@ -72,10 +76,24 @@ class TurnsConsumer:
     async def _handle(self, message: Msg) -> None:
         try:
             event = SessionTurnsEvent.model_validate_json(message.data)
-        except ValidationError:
-            logger.error("Terminated an invalid session event", exc_info=True)
+        except ValidationError as error:
+            # The locations and types of the problems, but not the input: it holds the conversation's content.
+            problems = "; ".join(f"{'.'.join(map(str, item['loc']))}: {item['type']}" for item in error.errors())
+            logger.error(
+                "Terminated an invalid session event (stream sequence %s): %s",
+                message.metadata.sequence.stream,
+                problems,
+            )
+            SESSION_EVENTS.labels("invalid").inc()
             await message.term()
             return
+        token = REQUEST_ID.set(event.request_id)
+        try:
+            await self._store(message, event)
+        finally:
+            REQUEST_ID.reset(token)
+
+    async def _store(self, message: Msg, event: SessionTurnsEvent) -> None:
         received = StoredEvent(message.metadata.sequence.stream, event)
         while True:
             try:
@@ -93,4 +111,6 @@ class TurnsConsumer:
                     # Not acked: the next start gets the event again.
                     return
         await message.ack()
+        SESSION_EVENTS.labels("stored").inc()
+        TURNS_STORED.inc(added)
         logger.debug("Stored %d turns of request %s in session %s", added, event.request_id, event.session_id)

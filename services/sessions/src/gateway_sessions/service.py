@@ -12,6 +12,7 @@ from nats.js.errors import NotFoundError
 from gateway_contracts import bus
 from gateway_contracts.health import ServiceHealth
 from gateway_contracts.kv import ensure_stream
+from gateway_contracts.metrics import ConsumerLagMonitor
 from gateway_contracts.rpc import HistoryReply, HistoryRequest
 from gateway_contracts.rpc_nats import respond
 from gateway_contracts.sessions import PathRequest, RetentionRef, RetentionSetting, SessionListRequest, SessionRef
@@ -54,6 +55,8 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     ]
     for task in tasks:
         health.watch_task(task)
+    lag = ConsumerLagMonitor(js, bus.SESSION_STREAM.name, bus.SESSIONS_TURNS_CONSUMER)
+    lag.start()
     queue = bus.SESSIONS_QUEUE
 
     async def history(request: HistoryRequest) -> HistoryReply:
@@ -78,6 +81,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     for subscription in subscriptions:
         await subscription.unsubscribe()
     consumer.stop()
+    await lag.stop()
     _done, pending = await asyncio.wait(tasks, timeout=settings.shutdown_grace_seconds)
     if pending:
         logger.warning(

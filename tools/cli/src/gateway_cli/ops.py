@@ -1,7 +1,7 @@
-"""The metrics port of one service process: `GET /healthz` and `GET /readyz`.
+"""The metrics port of one service process: `GET /metrics`, `GET /healthz` and `GET /readyz`.
 
 It runs in the service's own event loop, so a loop that is blocked fails the
-liveness probe too. The metrics endpoint joins these routes on the same port.
+liveness probe too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import logging
 
 from aiohttp import web
 
+from gateway_cli.metrics import metrics_handler
 from gateway_contracts.health import ProbeResult, ServiceHealth
 
 logger = logging.getLogger("gateway_cli.ops")
@@ -33,6 +34,7 @@ class OpsServer:
         app = web.Application()
         app.router.add_get("/healthz", self._liveness)
         app.router.add_get("/readyz", self._readiness)
+        app.router.add_get("/metrics", metrics_handler)
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
@@ -44,7 +46,7 @@ class OpsServer:
                 "set GATEWAY_METRICS_PORT to a free port."
             ) from None
         self._runner = runner
-        logger.info("Health endpoints on http://%s:%d", self._host, self.port)
+        logger.info("Metrics and health endpoints on http://%s:%d", self._host, self.port)
 
     async def stop(self) -> None:
         if self._runner is None:

@@ -8,7 +8,7 @@ import signal
 from collections.abc import Awaitable, Callable
 from importlib.metadata import entry_points
 
-from gateway_cli import logs
+from gateway_cli import logs, tracing
 from gateway_cli.ops import OpsServer
 from gateway_cli.settings import ProcessSettings, read_settings
 from gateway_contracts.health import ServiceHealth
@@ -33,6 +33,11 @@ def load_service(name: str) -> ServeFunction:
 def run_service(name: str) -> int:
     settings = read_settings("gateway serve")
     logs.configure(name, settings.log_format, settings.log_level)
+    try:
+        # Before the service's modules load, so that the tracers they take are the installed provider's.
+        traces = tracing.configure(name)
+    except tracing.TracingConfigError as error:
+        raise SystemExit(f"gateway serve: {error}") from None
     serve = load_service(name)
     try:
         _event_loop_runner()(_run(name, serve, settings))
@@ -41,6 +46,9 @@ def run_service(name: str) -> int:
     except Exception:
         logger.critical("Service %s failed", name, exc_info=True)
         return 1
+    finally:
+        if traces is not None:
+            traces.shutdown()
     return 0
 
 
@@ -73,6 +81,6 @@ async def _run(name: str, serve: ServeFunction, settings: ProcessSettings) -> No
     try:
         await serve(stop, health)
     finally:
-        # The health endpoints answer until the service has finished draining.
+        # The health endpoints and scrapes answer until the service has finished draining.
         if ops is not None:
             await ops.stop()

@@ -186,7 +186,10 @@ class LocalStack:
 
         Stopped with the rest of the stack.
         """
-        await self._start_child(replica, [executable("gateway"), "serve", name], {**self._service_env(name), **env})
+        base = self._service_env(name)
+        # Two processes on one host cannot share the service's metrics port; `env` may give the replica its own.
+        base.pop("GATEWAY_METRICS_PORT", None)
+        await self._start_child(replica, [executable("gateway"), "serve", name], {**base, **env})
         return self.children[replica]
 
     async def wait_for_exit(self) -> ChildProcess:

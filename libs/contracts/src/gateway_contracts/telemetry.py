@@ -1,0 +1,52 @@
+"""Trace context across the bus, and the request id of the work in hand.
+
+Services trace through the OpenTelemetry API only. `gateway serve` installs
+the SDK, with an OTLP exporter, when an endpoint is configured. Otherwise the
+API's no-op tracer stays in place and `tracing_enabled` is False, so the hot
+path can skip span work altogether.
+
+Trace context crosses NATS as W3C `traceparent` and `tracestate` message
+headers, written and read by the globally configured propagator (W3C trace
+context and baggage unless `OTEL_PROPAGATORS` says otherwise).
+
+`REQUEST_ID` holds the gateway request id while a request or its events are
+handled; the logging set-up of `gateway serve` adds it to every log line.
+
+Needs the `nats` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextvars import ContextVar
+
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
+
+__all__ = ["REQUEST_ID", "context_from_headers", "trace_headers", "tracer", "tracing_enabled"]
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
+
+
+def tracing_enabled() -> bool:
+    """Return whether a tracer provider was installed, which `gateway serve` does only when exporting."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def trace_headers(headers: dict[str, str] | None = None) -> dict[str, str] | None:
+    """Add the current trace context to `headers` (a new dict when None); None when there is nothing to add."""
+    carrier: dict[str, str] = {} if headers is None else headers
+    if tracing_enabled():
+        propagate.inject(carrier)
+    return carrier or None
+
+
+def context_from_headers(headers: Mapping[str, str] | None) -> Context | None:
+    """Return the trace context that a NATS message carries, or None when it carries none."""
+    if not headers or "traceparent" not in headers:
+        return None
+    return propagate.extract(headers)
