@@ -136,6 +136,8 @@ def stack() -> Iterator[RunningStack]:
         log_format="json",
         service_env={
             "GATEWAY_ROUTER_HEARTBEAT_SECONDS": "1",
+            # A slow reader is cut off after 8 MiB, so that the test of it moves little data.
+            "GATEWAY_MAX_BUFFERED_BYTES": str(8 * 1024 * 1024),
             CUSTOM_MODEL_KEY_ENV: CUSTOM_MODEL_KEY,
             # Small usage batches, so that a test can kill accounting between two of them.
             "GATEWAY_ACCOUNTING_BATCH_MAX": "200",

@@ -123,12 +123,12 @@ def test_slow_client_is_cut_off_and_upstream_released(stack: RunningStack) -> No
         client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         client.connect(("127.0.0.1", port))
         client.sendall(request)
-        [received] = wait_until(lambda: stack.received_with(marker), timeout=20)
+        [received] = wait_until(lambda: stack.received_with(marker), timeout=60)
         disconnects = wait_until(
             lambda: [record for record in stack.emulator_disconnects() if record["seq"] == received["seq"]], timeout=60
         )
 
-    # 400 chunks of 200 kB would be 80 MB; the edge holds at most 32 MB for a slow reader.
+    # 400 chunks of 200 kB would be 80 MB; the test stack's edge holds at most 8 MiB for a slow reader.
     assert disconnects[0]["chunks_sent"] < 400
 
 
