@@ -183,3 +183,51 @@ def test_nul_character_in_a_session_message_is_kept(stack: RunningStack) -> None
     [received] = stack.received_with(f"next {session}")
     assert received["body"]["messages"][0] == {"role": "user", "content": f"a\u0000b {session}"}
     assert len(received["body"]["messages"]) == 3
+
+
+def test_session_message_larger_than_an_event_is_noted(stack: RunningStack) -> None:
+    session = unique("hugetext")
+    client = stack.client()
+    client.chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": f"{session} " + "a " * 4_500_000}],
+        extra_body={"session_id": session},
+    )
+
+    client.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": f"after {session}"}], extra_body={"session_id": session}
+    )
+
+    [received] = stack.received_with(f"after {session}")
+    first = received["body"]["messages"][0]["content"]
+    assert first.startswith("[A text of ") and first.endswith("bytes was too large to keep in the session.]")
+    assert len(received["body"]["messages"]) == 3
+
+
+@pytest.mark.parametrize(
+    "path", ["/v1/sessions/%00", "/v1/sessions/a%00b/export", "/v1/sessions?after=%00", "/v1/models/x%0Ay"]
+)
+def test_control_characters_in_path_are_rejected(stack: RunningStack, path: str) -> None:
+    with stack.http() as http:
+        response = http.get(path, headers={"Authorization": f"Bearer {stack.api_key}"})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_control_characters_in_admin_path_are_rejected(stack: RunningStack) -> None:
+    with stack.http() as http:
+        response = http.get("/admin/projects/%00", headers=admin_headers(stack))
+
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("timezone", ["localtime", "posixrules", "Not/AZone", "UTC\u0000"])
+def test_timezones_postgres_cannot_use_are_rejected(stack: RunningStack, timezone: str) -> None:
+    with stack.http() as http:
+        response = http.post(
+            "/admin/projects", json={"name": unique("tz"), "timezone": timezone}, headers=admin_headers(stack)
+        )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == "timezone"

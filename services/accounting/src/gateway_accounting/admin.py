@@ -41,15 +41,25 @@ def _rejected(code: ErrorCode, message: str, param: str | None = None) -> RpcRej
     return RpcRejected(RpcError(code=code, message=message, param=param))
 
 
-def _check_timezone(name: str) -> None:
+async def _check_timezone(pool: asyncpg.Pool, name: str) -> None:
+    """Accept a zone only if both Python and PostgreSQL know it.
+
+    The edge computes budget days with Python's zoneinfo and accounting with
+    PostgreSQL's `AT TIME ZONE`; their lists differ (Python accepts
+    `localtime`, PostgreSQL does not), and a zone one of them rejects would
+    stop every later usage batch.
+    """
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        known = await pool.fetchval("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)", name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, asyncpg.DataError):
+        known = False
+    if not known:
         raise _rejected(
             "invalid_request",
             f"Unknown time zone `{name}`; use an IANA name such as `UTC` or `Europe/Berlin`.",
             param="timezone",
-        ) from None
+        )
 
 
 class Admin:
@@ -59,7 +69,7 @@ class Admin:
         self._budgets = budgets
 
     async def create_project(self, request: ProjectCreate) -> Project:
-        _check_timezone(request.timezone)
+        await _check_timezone(self._pool, request.timezone)
         try:
             row = await self._pool.fetchrow(
                 f"""
@@ -98,7 +108,7 @@ class Admin:
                 raise _rejected(
                     "invalid_request", "`timezone` cannot be null; use `UTC` for the default.", param="timezone"
                 )
-            _check_timezone(changes["timezone"])
+            await _check_timezone(self._pool, changes["timezone"])
         for field in ("name", "disabled", "budget_alert_threshold"):
             if field in changes and changes[field] is None:
                 raise _rejected("invalid_request", f"`{field}` cannot be null.", param=field)

@@ -27,6 +27,7 @@ from gateway_edge.auth import Authenticator
 from gateway_edge.budgets import BudgetGate
 from gateway_edge.catalog import ModelDirectory
 from gateway_edge.errors import install_handlers
+from gateway_edge.guards import RejectControlCharacters
 from gateway_edge.observability import TELEMETRY, ObservabilityMiddleware
 from gateway_edge.router_client import RouterClient
 from gateway_edge.settings import EdgeSettings
@@ -59,6 +60,7 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     )
     install_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(RejectControlCharacters)
     for module in (chat, models, usage, analytics, sessions, admin, admin_catalog, session_admin, health):
         app.include_router(module.router)
     if settings.http_metrics:

@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
 
@@ -69,6 +70,9 @@ class EventPublisher:
         headers = _event_headers(subject, msg_id)
         try:
             await self._js.publish(subject, payload, timeout=self._ack_timeout, headers=headers)
+        except MaxPayloadError:
+            logger.error("Dropped event %s: %d bytes is more than the server's max_payload", msg_id, len(payload))
+            return False
         except Exception:
             logger.warning("Event %s was not acked within %.1f s; will retry", msg_id, self._ack_timeout, exc_info=True)
             await self._track(subject, payload, msg_id, headers)
@@ -97,6 +101,13 @@ class EventPublisher:
             future = await self._js.publish_async(
                 pending.subject, pending.payload, headers=pending.headers, wait_stall=1.0
             )
+        except MaxPayloadError:
+            # No retry can make it fit: drop it once, loudly, instead of every second forever.
+            logger.error(
+                "Dropped event %s: %d bytes is more than the server's max_payload", pending.msg_id, len(pending.payload)
+            )
+            self._forget(pending.msg_id)
+            return
         except Exception:
             # Not connected, or too many acks outstanding: the retry loop sends it again.
             logger.warning("Publish of event %s failed; will retry", pending.msg_id, exc_info=True)
@@ -112,7 +123,10 @@ class EventPublisher:
             logger.warning("JetStream rejected event %s: %s; will retry", msg_id, future.exception())
             pending.future = None
             return
-        del self._pending[msg_id]
+        self._forget(msg_id)
+
+    def _forget(self, msg_id: str) -> None:
+        self._pending.pop(msg_id, None)
         if not self._pending:
             self._drained.set()
 

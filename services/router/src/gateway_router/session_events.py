@@ -58,9 +58,9 @@ def session_event(
     )
 
 
-# Content parts larger than this are the ones left out of an event that does
-# not fit one NATS message.
-_LARGE_PART_BYTES = 64 * 1024
+# Sizes above which content is left out of an event that does not fit one
+# NATS message, tried in turn until the event fits.
+_LARGE_PART_THRESHOLDS = (64 * 1024, 4 * 1024, 256)
 
 
 def encode_session_event(event: SessionTurnsEvent, max_bytes: int) -> bytes:
@@ -72,20 +72,29 @@ def encode_session_event(event: SessionTurnsEvent, max_bytes: int) -> bytes:
     the omission, and later requests on the session send that note instead.
     """
     payload = event.model_dump_json().encode()
-    if len(payload) <= max_bytes:
-        return payload
-    turns = [turn.model_copy(update={"message": _without_large_parts(turn.message)}) for turn in event.turns]
-    return event.model_copy(update={"turns": turns}).model_dump_json().encode()
+    for threshold in _LARGE_PART_THRESHOLDS:
+        if len(payload) <= max_bytes:
+            return payload
+        turns = [
+            turn.model_copy(update={"message": _without_large_parts(turn.message, threshold)}) for turn in event.turns
+        ]
+        payload = event.model_copy(update={"turns": turns}).model_dump_json().encode()
+    return payload
 
 
-def _without_large_parts(message: dict[str, Any]) -> dict[str, Any]:
+def _without_large_parts(message: dict[str, Any], threshold: int) -> dict[str, Any]:
     content = message.get("content")
+    if isinstance(content, str):
+        size = len(content.encode())
+        if size <= threshold:
+            return message
+        return {**message, "content": f"[A text of {size} bytes was too large to keep in the session.]"}
     if not isinstance(content, list):
         return message
     parts = []
     for part in content:
         size = len(orjson.dumps(part))
-        if size <= _LARGE_PART_BYTES:
+        if size <= threshold:
             parts.append(part)
             continue
         kind = part.get("type") if isinstance(part, dict) else None
