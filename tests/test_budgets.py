@@ -268,3 +268,34 @@ async def _next_events(subscription: Any, project_id: str) -> list[BudgetThresho
         return []
     event = BudgetThresholdEvent.model_validate_json(message.data)
     return [event] if event.project_id == project_id else []
+
+
+def test_capped_project_rejects_an_unpriced_model(stack: RunningStack) -> None:
+    from tests.test_catalog import add_custom_model
+
+    unpriced = add_custom_model(stack, ["text", "streaming"], prices=[])
+    project = create_project(stack, daily_budget_usd="5")
+    key = create_key(stack, project["id"])
+    marker = unique("unpriced")
+
+    response = chat(
+        key["key"], {"model": unpriced["id"], "messages": [{"role": "user", "content": marker}]}, stack.base_url
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "price_unknown"
+    assert response.json()["error"]["param"] == "model"
+    assert stack.received_with(marker) == []
+
+
+def test_uncapped_project_may_use_an_unpriced_model(stack: RunningStack) -> None:
+    from tests.test_catalog import add_custom_model
+
+    unpriced = add_custom_model(stack, ["text", "streaming"], prices=[])
+
+    response = chat(
+        stack.api_key, {"model": unpriced["id"], "messages": [{"role": "user", "content": "hi"}]}, stack.base_url
+    )
+
+    assert response.status_code == 200
+    assert response.json()["usage"]["cost"]["incomplete"] is True

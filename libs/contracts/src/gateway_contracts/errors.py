@@ -28,6 +28,7 @@ ErrorCode = Literal[
     "client_too_slow",
     "capability_not_supported",
     "budget_exceeded",
+    "price_unknown",
     # An upstream or one of our dependencies refused or failed.
     "rate_limited",
     "upstream_overloaded",
@@ -69,6 +70,7 @@ ERROR_KINDS: dict[str, tuple[int, ErrorType]] = {
     "context_length_exceeded": (400, "invalid_request_error"),
     "capability_not_supported": (400, "invalid_request_error"),
     "budget_exceeded": (402, "budget_exceeded"),
+    "price_unknown": (400, "invalid_request_error"),
     "rate_limited": (429, "rate_limit_error"),
     "upstream_overloaded": (503, "server_error"),
     "upstream_auth_failed": (502, "api_error"),

@@ -74,6 +74,11 @@ class CostRange:
     maximum: Decimal
 
 
+def is_fully_priced(price: Price | None) -> bool:
+    """Whether the price gives both an input and an output rate, so a worst case can be bounded."""
+    return price is not None and price.input is not None and price.output is not None
+
+
 def cost_range(price: Price | None, prompt_tokens: int, max_output_tokens: int, input_images: int = 0) -> CostRange:
     """Price the prompt alone, and the prompt with `max_output_tokens` at the dearest output price."""
     if price is None:

@@ -12,8 +12,10 @@ import orjson
 
 from gateway_contracts import CatalogEntry, ChatCompletionRequest, CredentialRecord, cost_range, worst_case_cost
 from gateway_contracts.budget import budget_day, resets_at
+from gateway_contracts.pricing import is_fully_priced
 from gateway_contracts.tokens import count_images, count_prompt, encoding_name, prompt_upper_bound
 from gateway_edge.budgets import BudgetGate, Reservation
+from gateway_edge.errors import EdgeError
 
 # NOTE: a model whose catalog entry gives neither a maximum output nor a
 # context window is assumed to stop at this many output tokens.
@@ -69,6 +71,15 @@ async def admit(
     record = gate.record(credential.project_id or "")
     if record is None or (record.cap_usd is None and credential.key_id not in record.keys):
         return None
+    if not is_fully_priced(entry.price_at(datetime.fromtimestamp(received_at, UTC).date())):
+        # Without an input and an output price no worst case can be bounded,
+        # so a capped budget could not stop the spend before it happens.
+        raise EdgeError(
+            "price_unknown",
+            f"The model `{entry.id}` has no known input and output price, so this key's daily budget cannot be "
+            "enforced for it. Use a priced model, or ask an operator to set its price or lift the cap.",
+            param="model",
+        )
     bound = estimate(entry, chat, body, received_at)
     return await gate.reserve(record, credential.key_id, bound.worst_case_usd, received_at)
 
@@ -99,7 +110,7 @@ async def dry_run(
             "currency": "USD",
             "min": format(span.minimum, "f"),
             "max": format(span.maximum, "f"),
-            "priced": price is not None,
+            "priced": is_fully_priced(price),
         },
         "budget": await _budget_verdict(gate, credential, bound, received_at),
     }
