@@ -231,3 +231,52 @@ def test_timezones_postgres_cannot_use_are_rejected(stack: RunningStack, timezon
 
     assert response.status_code == 400, response.text
     assert response.json()["error"]["param"] == "timezone"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://example.com/cat.png", "file:///etc/passwd", "ftp://example.com/cat.png", "gopher://x"]
+)
+def test_image_urls_other_than_https_or_data_are_rejected(stack: RunningStack, url: str) -> None:
+    marker = unique("scheme")
+    with stack.http() as http:
+        response = http.post(
+            "/v1/chat/completions",
+            json={
+                "model": MODEL,
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [{"type": "text", "text": marker}, {"type": "image_url", "image_url": {"url": url}}],
+                    }
+                ],
+            },
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "messages[0].content[1].image_url.url"
+    assert stack.received_with(marker) == []
+
+
+@pytest.mark.parametrize(
+    "url", ["https://127.0.0.1/cat.png", "https://169.254.169.254/latest/meta-data", "https://10.0.0.7/cat.png"]
+)
+def test_self_hosted_model_never_gets_internal_image_urls(stack: RunningStack, url: str) -> None:
+    from tests.test_catalog import add_custom_model
+
+    model = add_custom_model(stack, ["text", "vision", "streaming"])
+    marker = unique("ssrf")
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        stack.client().chat.completions.create(
+            model=model["id"],
+            messages=[
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": marker}, {"type": "image_url", "image_url": {"url": url}}],
+                }
+            ],
+        )
+
+    assert "private, loopback or link-local" in caught.value.message
+    assert stack.received_with(marker) == []

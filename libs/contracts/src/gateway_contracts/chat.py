@@ -58,6 +58,15 @@ class ImageUrl(_Part):
     url: Annotated[str, StringConstraints(min_length=1)]
     detail: Literal["auto", "low", "high"] | None = None
 
+    @field_validator("url")
+    @classmethod
+    def _https_or_data(cls, url: str) -> str:
+        # Other schemes (http, file, ftp) would have the gateway or a provider
+        # fetch from places that a client must not be able to name.
+        if not url.startswith(("https://", "data:")):
+            raise ValueError("an image URL must start with `https://` or be a `data:` URL")
+        return url
+
 
 class ImagePart(_Part):
     type: Literal["image_url"]

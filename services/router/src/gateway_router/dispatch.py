@@ -313,7 +313,7 @@ class Dispatcher:
             stream=job.meta["stream"],
             plan=_plan(requested, outcome.entry, body),
         )
-        if adapter.inlines_image_urls:
+        if adapter.inlines_image_urls or outcome.route.spec.self_hosted:
             if outcome.inlined_body is None:
                 outcome.inlined_body = await inline_image_urls(body, self._media)
             body = outcome.inlined_body

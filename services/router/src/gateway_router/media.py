@@ -113,8 +113,14 @@ class MediaFetcher:
                     param=param,
                 ) from error
             raise _fetch_failed(param, "its host name does not resolve") from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise _fetch_failed(param, type(error).__name__) from error
+        except aiohttp.InvalidURL as error:
+            raise _fetch_failed(param, "its URL is not valid") from error
+        except TimeoutError as error:
+            raise _fetch_failed(param, "the download timed out") from error
+        except aiohttp.ClientConnectorError as error:
+            raise _fetch_failed(param, "its server could not be reached") from error
+        except aiohttp.ClientError as error:
+            raise _fetch_failed(param, "the download failed") from error
         raise _fetch_failed(param, f"more than {MAX_REDIRECTS} redirects")
 
     async def _read_image(self, response: aiohttp.ClientResponse, param: str) -> tuple[str, str]:

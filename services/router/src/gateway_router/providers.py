@@ -40,6 +40,10 @@ class ProviderSpec:
     # URL. Native adapters add their own version segment, as the providers'
     # SDKs do with their base URL variables.
     emulator_path: str = "/v1"
+    # A server in the operator's own network. It would fetch an image URL
+    # from inside that network, so the router fetches it instead, with its
+    # checks, and sends the bytes.
+    self_hosted: bool = False
 
     @property
     def credential_env(self) -> str:
@@ -93,8 +97,8 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         dialect="qwen",
     ),
     # Self-hosted servers have no public address: they are live once their URL is set.
-    ProviderSpec("vllm", "openai", None, None, "VLLM_BASE_URL", dialect="vllm"),
-    ProviderSpec("ollama", "openai", None, None, "OLLAMA_BASE_URL", dialect="ollama"),
+    ProviderSpec("vllm", "openai", None, None, "VLLM_BASE_URL", dialect="vllm", self_hosted=True),
+    ProviderSpec("ollama", "openai", None, None, "OLLAMA_BASE_URL", dialect="ollama", self_hosted=True),
 )
 
 
@@ -144,7 +148,8 @@ def custom_route(entry: CatalogEntry, environ: Mapping[str, str]) -> ProviderRou
         default_base_url=entry.base_url,
         key_env=entry.api_key_env,
         # Only shown in messages: a custom model's URL comes from its catalog entry.
-        base_url_env=f"base_url of {entry.id}",
+        base_url_env=f"the base URL of {entry.id}",
+        self_hosted=True,
     )
     if entry.api_key_env is None:
         return ProviderRoute(spec, "live", entry.base_url, None)
