@@ -142,7 +142,8 @@ def test_internal_or_plain_http_image_url_is_400(stack: RunningStack, url: str) 
 
     assert caught.value.code == "invalid_request"
     assert caught.value.body["param"] == "messages[0].content[1].image_url.url"
-    reason = "https only" if url.startswith("http:") else "private, loopback or link-local"
+    # The edge rejects a plain http URL for every model; the router rejects internal hosts before connecting.
+    reason = "must start with `https://`" if url.startswith("http:") else "private, loopback or link-local"
     assert reason in caught.value.message
     assert received_all(stack, marker) == []
 
