@@ -94,15 +94,21 @@ def test_reasoning_spelling_translates_per_model(
             {"reasoning": {"max_tokens": 2000}},
             {"thinkingBudget": 2000, "includeThoughts": True},
         ),
+        # Gemini 2.5 Flash rejects budgets above 24576, so a larger one is clamped to it.
+        (
+            "google/gemini-2.5-flash",
+            {"thinking": {"budget_tokens": 32768}},
+            {"thinkingBudget": 24576, "includeThoughts": True},
+        ),
         # Gemini 3 takes a level; 10000 tokens is `medium`, which it lacks, and the tie goes up.
         (
             "google/gemini-3-pro-preview",
             {"thinking": {"budget_tokens": 10000}},
             {"thinkingLevel": "HIGH", "includeThoughts": True},
         ),
-        # Gemini 2.5 Pro cannot stop thinking: "off" is the least budget (its catalog entry
-        # gives no minimum, so `minimal`), without thought summaries.
-        ("google/gemini-2.5-pro", {"thinking": {"enabled": False}}, {"thinkingBudget": 1024, "includeThoughts": False}),
+        # Gemini 2.5 Pro cannot stop thinking: "off" is its least budget, the catalog's
+        # minimum of 128 tokens, without thought summaries.
+        ("google/gemini-2.5-pro", {"thinking": {"enabled": False}}, {"thinkingBudget": 128, "includeThoughts": False}),
     ],
 )
 def test_gemini_thinking_config_per_model(
