@@ -13,7 +13,7 @@ ROUTER_CHAT = "gateway.router.chat"
 ROUTER_QUEUE = "router"
 # Fan-out to every router replica; only the one running the request acts.
 ROUTER_CANCEL = "gateway.router.cancel"
-# Queue-group request that any live router answers, for the edge's readiness.
+# Queue-group request that any live router replies to, for the edge's readiness.
 ROUTER_PING = "gateway.router.ping"
 
 SESSIONS_HISTORY = "gateway.sessions.history"

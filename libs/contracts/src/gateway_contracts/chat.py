@@ -228,7 +228,7 @@ class ChatCompletionRequest(BaseModel):
 
     model: ModelName
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
-    # Strict: "yes" or 1 for a boolean is a client bug worth a 400, as OpenAI's API answers it.
+    # Strict: "yes" or 1 for a boolean is a client bug, and gets a 400 rather than a guess.
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
     max_tokens: Annotated[int, Field(ge=1)] | None = None

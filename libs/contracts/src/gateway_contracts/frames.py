@@ -2,7 +2,7 @@
 
 The edge publishes one dispatch message to `bus.ROUTER_CHAT` with a reply
 subject. The payload is the `DispatchMeta` JSON object, a newline, then the
-chat request body as JSON. The router answers on the reply subject with a
+chat request body as JSON. The router replies on the reply subject with a
 sequence of frames, each one byte of `FrameKind` followed by its payload:
 
 - streaming: CHUNK*, then DONE or ERROR;
@@ -28,7 +28,7 @@ import orjson
 
 
 class DispatchMeta(TypedDict):
-    """What the edge knows about a request that the body does not say."""
+    """Facts about a request that the edge adds and the body does not carry."""
 
     request_id: str
     project_id: str
@@ -67,7 +67,7 @@ class ErrorFrame(TypedDict):
 
     status: int
     error: dict[str, object]
-    # Seconds the client should wait before retrying, when the upstream said.
+    # Seconds the client should wait before retrying, when the upstream gave a `retry-after`.
     retry_after: NotRequired[float]
 
 
