@@ -55,6 +55,8 @@ def test_project_at_cap_gets_402_without_upstream_call(stack: RunningStack) -> N
     assert error["budget"]["resets_at"].endswith("Z")
     assert "$0.001" in error["message"]
     assert error["budget"]["resets_at"] in error["message"]
+    assert Decimal(response.headers[BUDGET_HEADER]) == 0
+    assert response.headers["x-request-id"].startswith("req_")
     assert stack.received_with(marker) == []
 
 

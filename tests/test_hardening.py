@@ -213,6 +213,7 @@ def test_control_characters_in_path_are_rejected(stack: RunningStack, path: str)
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
+    assert response.headers["x-request-id"].startswith("req_")
 
 
 def test_control_characters_in_admin_path_are_rejected(stack: RunningStack) -> None:

@@ -59,8 +59,9 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         telemetry=TELEMETRY,
     )
     install_handlers(app)
-    app.add_middleware(ObservabilityMiddleware)
+    # The last middleware added runs first: the request id must cover the guard's 400s too.
     app.add_middleware(RejectControlCharacters)
+    app.add_middleware(ObservabilityMiddleware)
     for module in (chat, models, usage, analytics, sessions, admin, admin_catalog, session_admin, health):
         app.include_router(module.router)
     if settings.http_metrics:

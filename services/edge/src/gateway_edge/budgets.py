@@ -32,6 +32,9 @@ from gateway_contracts.budget import Standing, budget_day, resets_at, standing
 from gateway_contracts.kv import BucketMirror
 from gateway_edge.errors import EdgeError
 
+# The remaining budget of the tightest cap that applies, sent on every response of a capped project.
+BUDGET_HEADER = "x-gateway-budget-remaining-usd"
+
 logger = logging.getLogger("gateway_edge.budgets")
 
 _ZERO = Decimal(0)
@@ -293,7 +296,9 @@ def budget_exceeded(record: BudgetRecord, day: date, amount: Decimal, verdict: V
         "timezone": record.timezone,
         "resets_at": reset.isoformat().replace("+00:00", "Z"),
     }
-    return EdgeError("budget_exceeded", message, budget=budget)
+    # The header says what is left before this request, as on an admitted response.
+    headers = {BUDGET_HEADER: _usd(max(current.remaining, _ZERO))}
+    return EdgeError("budget_exceeded", message, headers=headers, budget=budget)
 
 
 def _usd(amount: Decimal) -> str:

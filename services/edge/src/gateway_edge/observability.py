@@ -13,21 +13,26 @@ middleware, when a tracer provider is installed; `TELEMETRY` configures it.
 
 from __future__ import annotations
 
+import logging
 import time
+import traceback
 import uuid
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from fastapi.telemetry import TelemetryConfig
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway_contracts import CatalogEntry
+from gateway_contracts import CatalogEntry, error_body
 from gateway_contracts.metrics import OTHER, model_labels
 from gateway_contracts.telemetry import REQUEST_ID, tracing_enabled
 from gateway_edge import metrics
+
+logger = logging.getLogger("gateway_edge.http")
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 # Probes and scrapes: counted, but not traced.
@@ -109,11 +114,13 @@ class ObservabilityMiddleware:
         observation_token = _OBSERVATION.set(observation)
         request_id_token = REQUEST_ID.set(request_id)
         status = 500
+        started = False
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started = True
                 headers = list(message.get("headers", ()))
                 if not any(name == _REQUEST_ID_HEADER for name, _value in headers):
                     headers.append((_REQUEST_ID_HEADER, request_id.encode()))
@@ -124,10 +131,41 @@ class ObservabilityMiddleware:
             trace.get_current_span().set_attribute("gateway.request.id", request_id)
         try:
             await self.app(scope, receive, send_with_request_id)
+        except Exception as error:
+            # Starlette would reply to a crash with plain text and no request id.
+            status = 500
+            _log_crash(scope, request_id, error)
+            if not started:
+                await _send_internal_error(send_with_request_id)
         finally:
             _record(scope, observation, status)
             REQUEST_ID.reset(request_id_token)
             _OBSERVATION.reset(observation_token)
+
+
+def _log_crash(scope: Scope, request_id: str, error: Exception) -> None:
+    """Log an unhandled error by its type and stack, never its message, which may quote the request."""
+    stack = "".join(traceback.format_tb(error.__traceback__))
+    logger.error(
+        "Unhandled %s in %s %s (request %s)\n%s",
+        type(error).__name__,
+        scope["method"],
+        _route(scope),
+        request_id,
+        stack,
+    )
+
+
+async def _send_internal_error(send: Send) -> None:
+    body = orjson.dumps(
+        error_body(
+            "internal_error",
+            "The gateway failed to handle this request. Retry it, or report the x-request-id to an admin.",
+        )
+    )
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": 500, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _route(scope: Scope) -> str:
