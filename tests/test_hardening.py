@@ -281,3 +281,18 @@ def test_self_hosted_model_never_gets_internal_image_urls(stack: RunningStack, u
 
     assert "private, loopback or link-local" in caught.value.message
     assert stack.received_with(marker) == []
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [("start=2026-03-02&end=2026-03-01", "is after `end`"), ("start=2024-01-01&end=2026-03-01", "more than 366 days")],
+)
+def test_reversed_or_long_day_ranges_are_rejected(stack: RunningStack, query: str, message: str) -> None:
+    with stack.http() as http:
+        usage = http.get(f"/v1/usage?{query}", headers={"Authorization": f"Bearer {stack.api_key}"})
+        reconcile = http.get(f"/admin/projects/prj_any/reconcile?{query}", headers=admin_headers(stack))
+
+    for response in (usage, reconcile):
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["param"] == "start"
+        assert message in response.json()["error"]["message"]

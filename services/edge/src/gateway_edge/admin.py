@@ -6,7 +6,7 @@ keys; changes reach every edge through the auth KV bucket.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from decimal import Decimal
 
 from fastapi import APIRouter, Query, Request
@@ -38,6 +38,7 @@ from gateway_edge.admin_http import json_body as _json_body
 from gateway_edge.admin_http import json_response as _json
 from gateway_edge.analytics import END, GRANULARITY, GROUP_BY, START, TIMEZONE, analytics_request, analytics_response
 from gateway_edge.calls import call_service
+from gateway_edge.day_range import day_range
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -162,8 +163,7 @@ async def reconcile(
     end: date | None = Query(default=None, description="Last UTC day, inclusive (default: today)"),
 ) -> JSONResponse:
     state = _state(request)
-    end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=6)
+    start, end = day_range(start, end, default_days=7)
     query = ReconcileRequest(project_id=project_id, start=start, end=end)
     report = await call_service(state, "accounting", bus.ADMIN_PROJECT_RECONCILE, query, ReconcileReport)
     return _json(report)

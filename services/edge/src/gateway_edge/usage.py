@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import JSONResponse
@@ -10,13 +10,12 @@ from starlette.responses import JSONResponse
 from gateway_contracts import bus
 from gateway_contracts.rpc import UsageReport, UsageReportRequest
 from gateway_edge.calls import call_service
-from gateway_edge.errors import EdgeError
+from gateway_edge.day_range import day_range
 from gateway_edge.state import EdgeState
 
 router = APIRouter()
 
 _DEFAULT_DAYS = 30
-_MAX_DAYS = 366
 
 
 @router.get("/v1/usage", summary="Usage of the caller's project per day and model")
@@ -27,12 +26,7 @@ async def get_usage(
 ) -> JSONResponse:
     state: EdgeState = request.app.state.edge
     credential = state.auth.api_key(request.headers.get("authorization"))
-    end = end or datetime.now(UTC).date()
-    start = start or end - timedelta(days=_DEFAULT_DAYS - 1)
-    if start > end:
-        raise EdgeError("invalid_request", f"`start` ({start}) is after `end` ({end}).", param="start")
-    if (end - start).days >= _MAX_DAYS:
-        raise EdgeError("invalid_request", f"The range may span at most {_MAX_DAYS} days.", param="start")
+    start, end = day_range(start, end, _DEFAULT_DAYS)
 
     query = UsageReportRequest(project_id=credential.project_id or "", start=start, end=end)
     reply = await call_service(state, "accounting", bus.ACCOUNTING_USAGE_REPORT, query, UsageReport)
