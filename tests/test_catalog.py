@@ -333,6 +333,19 @@ def test_alias_rejects_unknown_model_and_bad_name(stack: RunningStack) -> None:
     assert bad_name.json()["error"]["param"] == "alias"
 
 
+def test_alias_to_alias_names_the_model(stack: RunningStack) -> None:
+    first, second = unique("first"), unique("second")
+
+    with admin(stack) as http:
+        assert http.put(f"/admin/aliases/{first}", json={"model": FILE_MODEL}).status_code == 200
+        chained = http.put(f"/admin/aliases/{second}", json={"model": first})
+        assert http.delete(f"/admin/aliases/{first}").status_code == 200
+
+    assert chained.status_code == 400
+    assert chained.json()["error"]["code"] == "invalid_request"
+    assert f"alias of `{FILE_MODEL}`" in chained.json()["error"]["message"]
+
+
 def test_retire_and_restore_model(stack: RunningStack) -> None:
     model = add_custom_model(stack, ["text", "streaming"])
     alias = unique("pinned")

@@ -305,7 +305,8 @@ class AliasSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     alias: AliasName
-    model: ModelId
+    # A model id, or an alias that the catalog rejects with the model it stands for.
+    model: ModelId | AliasName
 
 
 class AliasRef(BaseModel):

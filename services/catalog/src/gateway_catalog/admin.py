@@ -166,6 +166,16 @@ class CatalogAdmin:
             target = await connection.fetchrow(
                 "SELECT retired FROM catalog.models WHERE id = $1 FOR SHARE", request.model
             )
+            if target is None:
+                chained = await connection.fetchval(
+                    "SELECT model_id FROM catalog.aliases WHERE alias = $1", request.model
+                )
+                if chained is not None:
+                    raise _rejected(
+                        "invalid_request",
+                        f"The alias `{request.alias}` cannot point at `{request.model}`, because that is itself an "
+                        f"alias of `{chained}`. Point `{request.alias}` at `{chained}` instead.",
+                    )
             if target is None or target["retired"]:
                 raise _rejected(
                     "model_not_found",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 
 from gateway_contracts import CatalogEntry, ModelAlias, Price, bus
-from gateway_contracts.records import ModelId
+from gateway_contracts.records import AliasName, ModelId
 from gateway_contracts.rpc import (
     AdminModel,
     AdminModelList,
@@ -38,7 +38,8 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 class AliasTarget(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: ModelId
+    # An alias name is accepted here so that the catalog can name the model it stands for.
+    model: ModelId | AliasName
 
 
 @router.get("/models", summary="List every model, retired ones included, with where each came from")
