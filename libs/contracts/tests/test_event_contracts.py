@@ -80,9 +80,7 @@ def _property_names(schema: object) -> set[str]:
 
 def test_only_turn_events_carry_message_content() -> None:
     carriers = {
-        event.key
-        for event in PUBLIC
-        if {"message", "messages", "content", "turns"} & event.model.model_fields.keys()
+        event.key for event in PUBLIC if {"message", "messages", "content", "turns"} & event.model.model_fields.keys()
     }
     assert carriers == {"session.turn_appended.v1"}
     assert SessionTurnAppended.model_fields["message"].default is None

@@ -21,7 +21,8 @@ PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
 def build_event(
-    model: type[Event],
+    event_class: type[Event],
+    /,
     *,
     event_id: str,
     project_id: str | None,
@@ -37,7 +38,7 @@ def build_event(
     trace. Nested models must be passed as model instances.
     """
     request_id = request_id or REQUEST_ID.get() or f"req_{uuid.uuid4().hex}"
-    return model.model_construct(
+    return event_class.model_construct(
         event_id=event_id,
         request_id=request_id,
         project_id=project_id,

@@ -65,17 +65,22 @@ _USAGE_FIELDS = (
 )
 
 
-async def publish_usage_recorded(js: JetStreamContext, events: Sequence[tuple[Msg, UsageEvent]]) -> None:
-    """Publish the usage of a batch and wait for every ack; raises when one does not come in time."""
-    acks = []
+def usage_recorded_batch(events: Sequence[tuple[Msg, UsageEvent]]) -> list[tuple[str, bytes]]:
+    """Return the `Nats-Msg-Id` and payload of the public event of each usage event in a batch."""
+    encoded = []
     for message, event in events:
         traceparent = message.headers.get("traceparent") if message.headers else None
         recorded = usage_recorded(event, traceparent)
-        acks.append(
-            await js.publish_async(
-                recorded.subject, recorded.model_dump_json().encode(), headers={"Nats-Msg-Id": recorded.event_id}
-            )
-        )
+        encoded.append((recorded.event_id, recorded.model_dump_json().encode()))
+    return encoded
+
+
+async def publish_usage_recorded(js: JetStreamContext, encoded: Sequence[tuple[str, bytes]]) -> None:
+    """Publish encoded `UsageRecorded` events and wait for every ack; raises when one does not come in time."""
+    acks = [
+        await js.publish_async(UsageRecorded.subject, payload, headers={"Nats-Msg-Id": event_id})
+        for event_id, payload in encoded
+    ]
     await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT_SECONDS)
 
 
