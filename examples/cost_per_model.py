@@ -4,8 +4,8 @@
     python cost_per_model.py --durable cost-dashboard --since 2026-11-30T00:00:00Z
 
 The durable consumer is this program's own: the server remembers how far it
-read, so the next run continues there, and the gateway's own consumers never
-wait for it. `--since` or `--from-sequence` set where a new consumer starts;
+read, so the next run continues there. The server tracks each consumer
+apart, so the gateway's own consumers do not wait for this one. `--since` or `--from-sequence` set where a new consumer starts;
 without them it starts at the oldest event the stream still holds. The
 program stops after `--idle` seconds without a new event, or after
 `--max-events` events.

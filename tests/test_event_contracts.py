@@ -205,7 +205,7 @@ def test_stalled_subscriber_does_not_hold_back_accounting(stack: RunningStack) -
 
     assert accounting.num_pending == 0
     assert accounting.num_ack_pending == 0
-    # The stalled subscriber holds one unacked event, and the others wait for it alone.
+    # The stalled subscriber has one unacked event, and the others wait for it alone.
     assert stalled.num_ack_pending == 1
     assert stalled.num_pending >= 2
 
@@ -292,7 +292,7 @@ def test_catalog_change_publishes_entry_changed(stack: RunningStack) -> None:
     assert event.retired is False
 
 
-def test_session_events_leave_out_content_and_go_with_the_session(stack: RunningStack) -> None:
+def test_session_events_omit_content(stack: RunningStack) -> None:
     project = create_project(stack)
     key = create_key(stack, project["id"])
     session = unique("session")

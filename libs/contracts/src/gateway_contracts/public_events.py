@@ -38,9 +38,9 @@ class RecordedCost(CostBreakdown):
 class UsageRecorded(EventEnvelope):
     """Accounting stored the usage and cost of one finished request, successful or not.
 
-    Published once per request after the spend is committed; a redelivery
-    inside the stream's duplicate window is dropped by JetStream, and a later
-    one carries the same `event_id`.
+    Published once per request after the spend is committed. JetStream drops
+    a copy published again within the stream's duplicate window, and a later
+    copy carries the same `event_id`.
     """
 
     subject: ClassVar[str] = bus.USAGE_RECORDED_SUBJECT

@@ -3,7 +3,7 @@
 Public events name their schema and version in the payload. The three
 internal events that predate them (`events.UsageEvent`,
 `events.SessionTurnsEvent`, `events.BudgetThresholdEvent`) carry only
-`schema_version`, so `decode_event` tells them apart by subject; they are
+`schema_version`, so `decode_event` identifies them by subject; they are
 listed here under `internal.` names so that their schemas are generated and
 checked too.
 """

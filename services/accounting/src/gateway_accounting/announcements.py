@@ -3,7 +3,7 @@
 Usage events go out before the batch that recorded them is acked, so a
 crash in between redelivers the batch and publishes them again under the
 same `event_id`. Admin events go out after the change is committed; a
-failed publish is logged and the change stands without its event.
+failed publish is logged and the change remains, without its event.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ async def announce_key_revoked(js: JetStreamContext, key: KeyInfo) -> None:
 async def announce_budget_changed(js: JetStreamContext, project: Project) -> None:
     event = build_event(
         ProjectBudgetChanged,
-        # One event per admin call: the request id tells two changes of one project apart.
+        # One event per admin call: the request id distinguishes two changes of one project.
         event_id="",
         project_id=project.id,
         daily_budget_usd=project.daily_budget_usd,

@@ -1,7 +1,7 @@
 """The public events of the sessions service: a turn was appended, a session was deleted.
 
 A turn event carries the message only when `GATEWAY_SESSIONS_EVENT_CONTENT`
-is on; otherwise subscribers see who said what to which model, and when, but
+is on; otherwise subscribers see which role wrote to which model, and when, but
 not the content. Turn events go to one subject per session, which the
 session's deletion purges together with its internal events.
 """
