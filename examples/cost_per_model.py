@@ -1,14 +1,14 @@
 """Sum the cost per model from the gateway's `usage.recorded` events and print it.
 
-    pip install "gateway-contracts[nats]"
-    python cost_per_model.py --durable cost-dashboard --since 2026-11-30T00:00:00Z
+    pip install "./libs/contracts[nats]"
+    python examples/cost_per_model.py --durable cost-dashboard --since 2026-11-30T00:00:00Z
 
 The durable consumer is this program's own: the server remembers how far it
 read, so the next run continues there. The server tracks each consumer
-apart, so the gateway's own consumers do not wait for this one. `--since` or `--from-sequence` set where a new consumer starts;
-without them it starts at the oldest event the stream still holds. The
-program stops after `--idle` seconds without a new event, or after
-`--max-events` events.
+apart, so the gateway's own consumers do not wait for this one. `--since`
+or `--from-sequence` set where a new consumer starts; without them it starts
+at the oldest event the stream still holds. The program stops after `--idle`
+seconds without a new event, or after `--max-events` events.
 """
 
 from __future__ import annotations

@@ -33,8 +33,8 @@ def test_contracts_install_alone_in_a_fresh_venv(tmp_path: Path) -> None:
 
     install = subprocess.run(
         [
-            *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--disable-pip-version-check"),
-            *("-c", str(ROOT / "constraints.txt"), str(CONTRACTS)),
+            *(sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"),
+            *("--disable-pip-version-check", "-c", str(ROOT / "constraints.txt"), str(CONTRACTS)),
         ],
         capture_output=True,
         text=True,
