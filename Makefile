@@ -1,6 +1,7 @@
 # The two commands a developer needs: `make up` and `make test`.
 # Both create the virtual environment in .venv on first use.
 # `make bench` measures speed; bench/README.md describes it.
+# `make schemas` regenerates the event schemas in libs/contracts/schemas.
 
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +19,7 @@ PACKAGES := \
 	-e services/sessions \
 	-e services/catalog
 
-.PHONY: up test lint install clean bench bench-profile
+.PHONY: up test lint install clean bench bench-profile schemas
 
 up: $(STAMP)
 	$(BIN)/gateway up
@@ -31,6 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 install: $(STAMP)
+
+# Regenerate the event JSON Schemas and the AsyncAPI document after a change to the event models.
+schemas: $(STAMP)
+	$(BIN)/python -m gateway_contracts.event_schemas libs/contracts/schemas
 
 # Options for bench/run.py, for example BENCH_ARGS="--skip litellm --scale 0.2".
 bench: $(BENCH_STAMP)

@@ -56,6 +56,10 @@ CATALOG_ALIAS_LIST = "gateway.catalog.admin.alias.list"
 CATALOG_ALIAS_DELETE = "gateway.catalog.admin.alias.delete"
 CATALOG_QUEUE = "catalog"
 
+# Internal events: the router tells accounting and the sessions service what
+# a request did. Their payloads (`events.UsageEvent`, `events.SessionTurnsEvent`,
+# `events.BudgetThresholdEvent`) keep their current shape for the services
+# that read them; subscribers read the public events below instead.
 USAGE_EVENT_SUBJECT = "gateway.events.usage.v1"
 BUDGET_EVENT_SUBJECT = "gateway.events.budget.v1"
 # Session events go to one subject per session under this prefix (see
@@ -64,16 +68,43 @@ BUDGET_EVENT_SUBJECT = "gateway.events.budget.v1"
 SESSION_EVENT_PREFIX = "gateway.events.session.v2"
 SESSION_EVENT_SUBJECTS = f"{SESSION_EVENT_PREFIX}.>"
 
+# Public events, one subject per schema name and version (see
+# `gateway_contracts.public_events`). A new version gets a new subject and is
+# published next to the old one while the old one is deprecated.
+USAGE_RECORDED_SUBJECT = "gateway.events.usage.recorded.v1"
+BUDGET_THRESHOLD_CROSSED_SUBJECT = "gateway.events.budget.threshold_crossed.v1"
+BUDGET_EXHAUSTED_SUBJECT = "gateway.events.budget.exhausted.v1"
+# One subject per session under this prefix, like the internal session events.
+SESSION_TURN_APPENDED_PREFIX = "gateway.events.session.turn_appended.v1"
+SESSION_TURN_APPENDED_SUBJECTS = f"{SESSION_TURN_APPENDED_PREFIX}.>"
+SESSION_DELETED_SUBJECT = "gateway.events.session.deleted.v1"
+API_KEY_CREATED_SUBJECT = "gateway.events.api_key.created.v1"
+API_KEY_REVOKED_SUBJECT = "gateway.events.api_key.revoked.v1"
+PROJECT_BUDGET_CHANGED_SUBJECT = "gateway.events.project.budget_changed.v1"
+CATALOG_ENTRY_CHANGED_SUBJECT = "gateway.events.catalog.entry_changed.v1"
+
+_MIB = 1024 * 1024
+_DAY = 24 * 3600
+
 
 @dataclass(frozen=True, slots=True)
 class StreamSpec:
-    """A JetStream stream that a producer may create and a consumer reads."""
+    """A JetStream stream with limits retention: JetStream drops the oldest message past either limit.
+
+    The limits bound what a subscriber that is down can catch up on, and
+    they apply to the gateway's own consumers too. Every service creates
+    the streams it publishes to with the same spec, and the replicas that
+    `GATEWAY_NATS_REPLICAS` sets (3 on a clustered NATS, 1 on one server).
+    """
 
     name: str
     subjects: tuple[str, ...]
-    # Seconds a message stays after delivery, as a safety net for consumers
-    # that are down. Consumers ack well before this.
+    # The services that publish to the stream.
+    publishers: tuple[str, ...]
+    # Seconds a message stays in the stream, whether consumers acked it or not.
     max_age_seconds: int
+    # Bytes the stream keeps at most; -1 for no limit.
+    max_bytes: int
     # Window in which JetStream drops a republished message with the same
     # `Nats-Msg-Id`, so that a producer's retry is not a second event.
     duplicate_window_seconds: int = 300
@@ -82,20 +113,41 @@ class StreamSpec:
 USAGE_STREAM = StreamSpec(
     name="GATEWAY_USAGE",
     subjects=("gateway.events.usage.>",),
-    max_age_seconds=7 * 24 * 3600,
+    publishers=("router", "accounting"),
+    max_age_seconds=7 * _DAY,
+    max_bytes=1024 * _MIB,
 )
 SESSION_STREAM = StreamSpec(
     name="GATEWAY_SESSIONS",
     subjects=("gateway.events.session.>",),
-    max_age_seconds=7 * 24 * 3600,
+    publishers=("router", "sessions"),
+    max_age_seconds=7 * _DAY,
+    max_bytes=1024 * _MIB,
 )
-# Budget threshold events, for subscribers that alert.
+# Budget events, for subscribers that alert.
 BUDGET_STREAM = StreamSpec(
     name="GATEWAY_BUDGET",
     subjects=("gateway.events.budget.>",),
-    max_age_seconds=30 * 24 * 3600,
+    publishers=("accounting",),
+    max_age_seconds=30 * _DAY,
+    max_bytes=64 * _MIB,
 )
-STREAMS = (USAGE_STREAM, SESSION_STREAM, BUDGET_STREAM)
+# Changes to projects and API keys.
+ACCOUNTS_STREAM = StreamSpec(
+    name="GATEWAY_ACCOUNTS",
+    subjects=("gateway.events.api_key.>", "gateway.events.project.>"),
+    publishers=("accounting",),
+    max_age_seconds=30 * _DAY,
+    max_bytes=64 * _MIB,
+)
+CATALOG_STREAM = StreamSpec(
+    name="GATEWAY_CATALOG",
+    subjects=("gateway.events.catalog.>",),
+    publishers=("catalog",),
+    max_age_seconds=30 * _DAY,
+    max_bytes=64 * _MIB,
+)
+STREAMS = (USAGE_STREAM, SESSION_STREAM, BUDGET_STREAM, ACCOUNTS_STREAM, CATALOG_STREAM)
 
 ACCOUNTING_USAGE_CONSUMER = "accounting-usage"
 SESSIONS_TURNS_CONSUMER = "sessions-turns-v2"

@@ -34,6 +34,7 @@ async def ensure_stream(js: JetStreamContext, spec: StreamSpec, replicas: int = 
         subjects=list(spec.subjects),
         storage=StorageType.FILE,
         max_age=float(spec.max_age_seconds),
+        max_bytes=spec.max_bytes,
         duplicate_window=float(spec.duplicate_window_seconds),
         num_replicas=replicas,
     )

@@ -1,7 +1,7 @@
 """Both ends of the request/reply calls in `rpc`, over a NATS connection.
 
-A call carries the caller's trace context in its headers, and the handler
-runs in a server span under it. Handled calls are counted in
+A call carries the caller's trace context and request id in its headers,
+and the handler runs in a server span under it, with `REQUEST_ID` set. Handled calls are counted in
 `gateway_rpc_requests_total` and timed in `gateway_rpc_duration_seconds`.
 
 Needs the `nats` extra.
@@ -22,7 +22,14 @@ from pydantic import BaseModel, ValidationError
 
 from gateway_contracts.metrics import RPC_DURATION, RPC_REQUESTS
 from gateway_contracts.rpc import RpcError, encode_error, parse_reply
-from gateway_contracts.telemetry import context_from_headers, trace_headers, tracer, tracing_enabled
+from gateway_contracts.telemetry import (
+    REQUEST_ID,
+    REQUEST_ID_HEADER,
+    context_from_headers,
+    trace_headers,
+    tracer,
+    tracing_enabled,
+)
 
 logger = logging.getLogger("gateway_contracts.rpc")
 _tracer = tracer("gateway_contracts.rpc")
@@ -93,6 +100,16 @@ async def respond(
         if not msg.reply:
             return
         started = time.perf_counter()
+        request_id = msg.headers.get(REQUEST_ID_HEADER) if msg.headers else None
+        token = REQUEST_ID.set(request_id)
+        try:
+            outcome = await traced_answer(msg)
+        finally:
+            REQUEST_ID.reset(token)
+        requests[outcome].inc()
+        duration.observe(time.perf_counter() - started)
+
+    async def traced_answer(msg: Msg) -> str:
         if tracing_enabled():
             with _tracer.start_as_current_span(
                 subject, context=context_from_headers(msg.headers), kind=SpanKind.SERVER
@@ -101,10 +118,8 @@ async def respond(
                 span.set_attribute("gateway.rpc.outcome", outcome)
                 if outcome == "error":
                     span.set_status(Status(StatusCode.ERROR))
-        else:
-            outcome = await answer(msg)
-        requests[outcome].inc()
-        duration.observe(time.perf_counter() - started)
+                return outcome
+        return await answer(msg)
 
     return await nc.subscribe(subject, queue=queue, cb=handle)
 
@@ -118,5 +133,7 @@ async def call(
     can tell "leave as it is" from an explicit null in partial updates.
     """
     payload = request.model_dump_json(exclude_unset=True).encode()
-    msg = await nc.request(subject, payload, timeout=timeout, headers=trace_headers())
+    request_id = REQUEST_ID.get()
+    headers = trace_headers({REQUEST_ID_HEADER: request_id} if request_id else None)
+    msg = await nc.request(subject, payload, timeout=timeout, headers=headers)
     return parse_reply(msg.data, reply_model)

@@ -37,8 +37,16 @@ def session_event_subject(project_id: str, session_id: str) -> str:
     Session ids may contain `.`, which separates subject tokens, so the
     subject ends in a digest of the project and session ids instead.
     """
-    digest = hashlib.sha256(f"{project_id}\0{session_id}".encode()).hexdigest()[:40]
-    return f"{bus.SESSION_EVENT_PREFIX}.{digest}"
+    return f"{bus.SESSION_EVENT_PREFIX}.{_session_digest(project_id, session_id)}"
+
+
+def session_turn_subject(project_id: str, session_id: str) -> str:
+    """Return the subject of the session's public `SessionTurnAppended` events."""
+    return f"{bus.SESSION_TURN_APPENDED_PREFIX}.{_session_digest(project_id, session_id)}"
+
+
+def _session_digest(project_id: str, session_id: str) -> str:
+    return hashlib.sha256(f"{project_id}\0{session_id}".encode()).hexdigest()[:40]
 
 
 class Turn(BaseModel):

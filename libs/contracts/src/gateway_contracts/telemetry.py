@@ -23,9 +23,21 @@ from contextvars import ContextVar
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
 
-__all__ = ["REQUEST_ID", "context_from_headers", "trace_headers", "tracer", "tracing_enabled"]
+from gateway_contracts.envelope import trace_id_for
+
+__all__ = [
+    "REQUEST_ID",
+    "REQUEST_ID_HEADER",
+    "context_from_headers",
+    "current_trace_id",
+    "trace_headers",
+    "tracer",
+    "tracing_enabled",
+]
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("gateway_request_id", default=None)
+# The NATS header that carries `REQUEST_ID` on request/reply calls, so that events a handler publishes name the request.
+REQUEST_ID_HEADER = "Gateway-Request-Id"
 
 
 def tracing_enabled() -> bool:
@@ -50,3 +62,12 @@ def context_from_headers(headers: Mapping[str, str] | None) -> Context | None:
     if not headers or "traceparent" not in headers:
         return None
     return propagate.extract(headers)
+
+
+def current_trace_id(request_id: str) -> str:
+    """Return the trace id for an event of `request_id`: the current span's, or one derived from the id."""
+    if tracing_enabled():
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            return format(context.trace_id, "032x")
+    return trace_id_for(request_id)

@@ -6,9 +6,11 @@ import logging
 import zoneinfo
 
 import asyncpg
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from gateway_accounting import credentials
+from gateway_accounting.announcements import announce_budget_changed, announce_key_created, announce_key_revoked
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_contracts import ErrorCode
 from gateway_contracts.rpc import (
@@ -63,10 +65,13 @@ async def _check_timezone(pool: asyncpg.Pool, name: str) -> None:
 
 
 class Admin:
-    def __init__(self, pool: asyncpg.Pool, auth_bucket: KeyValue, budgets: BudgetPublisher) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, auth_bucket: KeyValue, budgets: BudgetPublisher, js: JetStreamContext
+    ) -> None:
         self._pool = pool
         self._bucket = auth_bucket
         self._budgets = budgets
+        self._js = js
 
     async def create_project(self, request: ProjectCreate) -> Project:
         await _check_timezone(self._pool, request.timezone)
@@ -84,10 +89,12 @@ class Admin:
             )
         except asyncpg.UniqueViolationError:
             raise _rejected("conflict", f"A project named `{request.name}` already exists.", param="name") from None
+        project = Project.model_validate(dict(row))
         if request.daily_budget_usd is not None:
             await self._budgets.publish([row["id"]])
+            await announce_budget_changed(self._js, project)
         logger.info("Created project %s", row["id"])
-        return Project.model_validate(dict(row))
+        return project
 
     async def list_projects(self, request: ProjectListRequest) -> ProjectList:
         rows = await self._pool.fetch(f"SELECT {_PROJECT_COLUMNS} FROM accounting.projects ORDER BY created_at, id")
@@ -131,10 +138,12 @@ class Admin:
         if "disabled" in changes:
             # Keys of a disabled project leave the auth bucket, and come back when it is enabled.
             await credentials.sync_bucket(self._pool, self._bucket)
+        project = Project.model_validate(dict(row))
         if _BUDGET_FIELDS & changes.keys():
             await self._budgets.publish([request.project_id], remove_uncapped=True)
+            await announce_budget_changed(self._js, project)
         logger.info("Updated project %s: %s", request.project_id, ", ".join(changes))
-        return Project.model_validate(dict(row))
+        return project
 
     async def create_key(self, request: KeyCreate) -> KeyCreated:
         async with self._pool.acquire() as connection, connection.transaction():
@@ -154,6 +163,7 @@ class Admin:
             await self._budgets.publish([request.project_id])
         if not project["disabled"]:
             await credentials.publish(self._bucket, credentials.secret_digest(issued.secret), issued.record)
+        await announce_key_created(self._js, KeyInfo.model_validate(dict(row)))
         logger.info("Created key %s in project %s", issued.id, request.project_id)
         return KeyCreated(**dict(row), key=issued.secret)
 
@@ -187,7 +197,9 @@ class Admin:
         logger.info("Revoked key %s of project %s", request.key_id, request.project_id)
         fields = dict(row)
         fields.pop("secret_sha256")
-        return KeyInfo.model_validate(fields)
+        key = KeyInfo.model_validate(fields)
+        await announce_key_revoked(self._js, key)
+        return key
 
     async def update_key(self, request: KeyUpdate) -> KeyInfo:
         """Rename a key or change its cap; `daily_budget_usd: null` removes the cap."""

@@ -11,7 +11,7 @@ of PostgreSQL.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -31,6 +31,8 @@ from gateway_contracts import (
     ledger_key,
 )
 from gateway_contracts.budget import resets_at, standing
+from gateway_contracts.public_events import BudgetExhausted, BudgetThresholdCrossed
+from gateway_contracts.publishing import build_event, publish_event
 from gateway_contracts.rpc import BudgetState, BudgetStatus, KeyBudgetStatus
 
 logger = logging.getLogger("gateway_accounting.budgets")
@@ -71,6 +73,9 @@ class BudgetPublisher:
         self._ledger = ledger
         # Alert thresholds and today's budget day of the projects last published, for threshold checks.
         self._thresholds: dict[str, tuple[Decimal, date]] = {}
+        # Projects and days whose `BudgetExhausted` event this process published. After a restart
+        # the event may go out once more, with the same `event_id`.
+        self._exhausted: set[tuple[str, date]] = set()
 
     async def publish(self, project_ids: Collection[str], *, remove_uncapped: bool = False) -> list[BudgetRecord]:
         """Write the records of the capped projects among `project_ids`.
@@ -101,12 +106,14 @@ class BudgetPublisher:
             await self._delete(key)
         logger.info("Published %d budget records; removed %d stale ones", len(records), len(stale))
 
-    async def check_thresholds(self, records: list[BudgetRecord]) -> None:
-        """Publish a threshold event for each project whose spend today crossed its threshold, once a day.
+    async def check_thresholds(self, records: list[BudgetRecord], last_requests: Mapping[str, str]) -> None:
+        """Publish a threshold event for each project whose spend today crossed its threshold, once a day,
+        and an exhausted event for each that reached its cap.
 
-        The alert row and the event go together: the row is committed only
-        after JetStream acknowledged the event, so a failure leaves neither
-        and the next batch tries again.
+        The alert row and the threshold events go together: the row is
+        committed only after JetStream acknowledged the events, so a failure
+        leaves neither and the next batch tries again. `last_requests` names
+        the request that each event reports as its cause.
         """
         for record in records:
             if record.cap_usd is None or record.cap_usd <= 0:
@@ -115,7 +122,10 @@ class BudgetPublisher:
             spent = record.days.get(today, DaySpend()).spent_usd
             if spent < threshold * record.cap_usd:
                 continue
-            await self._alert(record, threshold, today, spent)
+            request_id = last_requests.get(record.project_id)
+            await self._alert(record, threshold, today, spent, request_id)
+            if spent >= record.cap_usd and (record.project_id, today) not in self._exhausted:
+                await self._announce_exhausted(record, today, spent, request_id)
 
     async def status(self, project_id: str) -> BudgetStatus | None:
         """Return the project's budget today, with what running requests reserve; None for an unknown project."""
@@ -186,7 +196,9 @@ class BudgetPublisher:
             )
         return records
 
-    async def _alert(self, record: BudgetRecord, threshold: Decimal, day: date, spent: Decimal) -> None:
+    async def _alert(
+        self, record: BudgetRecord, threshold: Decimal, day: date, spent: Decimal, request_id: str | None
+    ) -> None:
         assert record.cap_usd is not None
         async with self._pool.acquire() as connection, connection.transaction():
             inserted = await connection.fetchval(
@@ -216,7 +228,39 @@ class BudgetPublisher:
                 event.model_dump_json().encode(),
                 headers={"Nats-Msg-Id": event_id("budget-threshold", f"{record.project_id}:{day.isoformat()}")},
             )
+            crossed = build_event(
+                BudgetThresholdCrossed,
+                event_id=f"budget.threshold_crossed:{record.project_id}:{day.isoformat()}",
+                project_id=record.project_id,
+                request_id=request_id,
+                occurred_at=event.crossed_at,
+                day=day,
+                timezone=record.timezone,
+                threshold=threshold,
+                cap_usd=record.cap_usd,
+                spent_usd=spent,
+            )
+            await publish_event(self._js, crossed)
         logger.info("Project %s crossed %s of its daily budget on %s", record.project_id, threshold, day)
+
+    async def _announce_exhausted(
+        self, record: BudgetRecord, day: date, spent: Decimal, request_id: str | None
+    ) -> None:
+        assert record.cap_usd is not None
+        event = build_event(
+            BudgetExhausted,
+            event_id=f"budget.exhausted:{record.project_id}:{day.isoformat()}",
+            project_id=record.project_id,
+            request_id=request_id,
+            day=day,
+            timezone=record.timezone,
+            cap_usd=record.cap_usd,
+            spent_usd=spent,
+            resets_at=resets_at(record.timezone, day),
+        )
+        await publish_event(self._js, event)
+        self._exhausted.add((record.project_id, day))
+        logger.info("Project %s spent its daily budget of %s on %s", record.project_id, record.cap_usd, day)
 
     async def _ledger_record(self, project_id: str, day: date) -> LedgerRecord:
         try:

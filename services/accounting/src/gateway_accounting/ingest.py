@@ -8,6 +8,10 @@ token. A crash before the commit redelivers the batch, a crash after it
 leaves the block in the outbox for the next flush, so every request is
 counted exactly once in both stores. A message that does not validate as a
 `UsageEvent` can never succeed and is terminated, with a log line.
+
+Between the commit and the acks, the batch's `UsageRecorded` events are
+published for subscribers, so that a crash in between publishes them again
+rather than not at all.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from gateway_accounting.analytics import usage_rows
+from gateway_accounting.announcements import publish_usage_recorded, usage_recorded_batch
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.observability import BATCH_SIZE, BATCH_WRITE, USAGE_EVENTS, batch_spans, count_recorded
 from gateway_accounting.outbox import AnalyticsOutbox
@@ -143,6 +148,10 @@ class UsageIngestor:
                     exc_info=True,
                 )
                 await asyncio.sleep(_RETRY_DELAY_SECONDS)
+        if not await self._announce_until_done(events):
+            # Unacked, the batch comes back to the next consumer, which records nothing twice and publishes again.
+            logger.warning("Stopped before the usage.recorded events of %d requests were stored", len(events))
+            return
 
         for message, _event in events:
             await message.ack()
@@ -157,7 +166,31 @@ class UsageIngestor:
 
         if recorded.outbox_token is not None:
             self._start_flush()
-            await self._publish_budgets({event.project_id for event in recorded.new})
+            # The last request of each project in the batch is the one named by its budget events.
+            await self._publish_budgets({event.project_id: event.request_id for event in recorded.new})
+
+    async def _announce_until_done(self, events: list[tuple[Msg, UsageEvent]]) -> bool:
+        """Publish the batch's public usage events; return False when `stop` was called before JetStream stored them."""
+        try:
+            encoded = usage_recorded_batch(events)
+        except Exception:
+            # A bug, which no retry fixes: the usage stays recorded, and subscribers miss these events.
+            logger.error("Building the usage.recorded events of %d requests failed", len(events), exc_info=True)
+            return True
+        while True:
+            try:
+                await publish_usage_recorded(self._js, encoded)
+                return True
+            except Exception:
+                if self._stopping.is_set():
+                    return False
+                logger.error(
+                    "Publishing %d usage.recorded events failed; retrying in %.0f s",
+                    len(events),
+                    _RETRY_DELAY_SECONDS,
+                    exc_info=True,
+                )
+                await asyncio.sleep(_RETRY_DELAY_SECONDS)
 
     async def _write(self, events: list[tuple[Msg, UsageEvent]]) -> RecordedBatch:
         started = time.perf_counter()
@@ -195,11 +228,15 @@ class UsageIngestor:
         self._outbox_behind = remaining > 0
         return remaining > 0 and self._outbox.blocks_written > before
 
-    async def _publish_budgets(self, project_ids: set[str]) -> None:
-        """Tell the edges the new spend of capped projects, and raise their threshold events."""
+    async def _publish_budgets(self, last_requests: dict[str, str]) -> None:
+        """Tell the edges the new spend of capped projects, and raise their threshold events.
+
+        `last_requests` maps each project of the batch to its last request id.
+        """
+        project_ids = last_requests.keys()
         try:
             records = await self._budgets.publish(project_ids)
-            await self._budgets.check_thresholds(records)
+            await self._budgets.check_thresholds(records, last_requests)
         except Exception:
             # The edges keep the older record, which only makes them more cautious.
             logger.error("Publishing the budgets of %d projects failed", len(project_ids), exc_info=True)

@@ -53,6 +53,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     js = nc.jetstream()
     await ensure_stream(js, bus.USAGE_STREAM, settings.nats_replicas)
     await ensure_stream(js, bus.BUDGET_STREAM, settings.nats_replicas)
+    await ensure_stream(js, bus.ACCOUNTS_STREAM, settings.nats_replicas)
     auth_bucket = await ensure_bucket(js, bus.AUTH_BUCKET, settings.nats_replicas)
     await credentials.sync_bucket(pool, auth_bucket)
     budgets = BudgetPublisher(
@@ -81,7 +82,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     lag = ConsumerLagMonitor(js, bus.USAGE_STREAM.name, bus.ACCOUNTING_USAGE_CONSUMER)
     lag.start()
 
-    admin = Admin(pool, auth_bucket, budgets)
+    admin = Admin(pool, auth_bucket, budgets, js)
     calls = [
         (bus.ACCOUNTING_BOOTSTRAP, BootstrapRequest, lambda request: bootstrap(pool, auth_bucket, request)),
         (bus.ACCOUNTING_USAGE_REPORT, UsageReportRequest, lambda request: usage_report(store, request)),

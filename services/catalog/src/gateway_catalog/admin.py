@@ -3,7 +3,9 @@
 Every change is written to PostgreSQL and published to the KV buckets in the
 same transaction, while the model's row is locked, so that two replicas
 changing one model publish in the order they committed. A changed model
-becomes `source = 'admin'`, which the catalog file never overwrites.
+becomes `source = 'admin'`, which the catalog file never overwrites. After
+the commit, each change of a model is published as a `CatalogEntryChanged`
+event; a failed publish is logged and the change stands.
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import asyncpg
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 from pydantic import ValidationError
 
 from gateway_catalog import store
 from gateway_contracts import CatalogEntry, ErrorCode, ModelAlias, describe_validation_error
+from gateway_contracts.public_events import CatalogChange, CatalogEntryChanged
+from gateway_contracts.publishing import build_event, publish_event
 from gateway_contracts.rpc import (
     AdminModel,
     AdminModelList,
@@ -61,10 +66,11 @@ EntryChange = Callable[[CatalogEntry], CatalogEntry]
 
 
 class CatalogAdmin:
-    def __init__(self, pool: asyncpg.Pool, models: KeyValue, aliases: KeyValue) -> None:
+    def __init__(self, pool: asyncpg.Pool, models: KeyValue, aliases: KeyValue, js: JetStreamContext) -> None:
         self._pool = pool
         self._models = models
         self._aliases = aliases
+        self._js = js
 
     async def create_model(self, entry: CatalogEntry) -> AdminModel:
         async with self._pool.acquire() as connection, connection.transaction():
@@ -86,6 +92,7 @@ class CatalogAdmin:
             model = store.admin_model_from_row(row)
             await store.publish_entry(self._models, model.entry)
         logger.info("Added model %s", entry.id)
+        await self._announce(model, "created")
         return model
 
     async def list_models(self, request: ModelListRequest) -> AdminModelList:
@@ -114,11 +121,13 @@ class CatalogAdmin:
         model = await self._change(request.model_id, apply, request.retired)
         fields = sorted(request.model_fields_set - {"model_id"})
         logger.info("Changed model %s: %s", request.model_id, ", ".join(fields) or "nothing")
+        await self._announce(model, "retired" if request.retired else "updated")
         return model
 
     async def retire_model(self, request: ModelRef) -> AdminModel:
         model = await self._change(request.model_id, lambda current: current, retired=True)
         logger.info("Retired model %s", request.model_id)
+        await self._announce(model, "retired")
         return model
 
     async def add_price(self, request: PriceChange) -> AdminModel:
@@ -139,6 +148,7 @@ class CatalogAdmin:
 
         model = await self._change(request.model_id, apply)
         logger.info("Scheduled a price for model %s from %s", request.model_id, starts)
+        await self._announce(model, "price_added")
         return model
 
     async def delete_price(self, request: PriceRef) -> AdminModel:
@@ -158,6 +168,7 @@ class CatalogAdmin:
 
         model = await self._change(request.model_id, apply)
         logger.info("Removed the price of model %s from %s", request.model_id, request.effective_from)
+        await self._announce(model, "price_deleted")
         return model
 
     async def set_alias(self, request: AliasSet) -> ModelAlias:
@@ -210,6 +221,23 @@ class CatalogAdmin:
             await self._aliases.delete(request.alias)
         logger.info("Deleted alias %s", request.alias)
         return ModelAlias.model_validate(dict(row))
+
+    async def _announce(self, model: AdminModel, change: CatalogChange) -> None:
+        event = build_event(
+            CatalogEntryChanged,
+            event_id="",
+            project_id=None,
+            occurred_at=model.updated_at,
+            model_id=model.entry.id,
+            provider=model.entry.provider,
+            change=change,
+            retired=model.retired,
+        )
+        event.event_id = f"catalog.entry_changed:{event.request_id}"
+        try:
+            await publish_event(self._js, event)
+        except Exception:
+            logger.error("Publishing catalog.entry_changed for model %s failed", model.entry.id, exc_info=True)
 
     async def _change(self, model_id: str, apply: EntryChange, retired: bool | None = None) -> AdminModel:
         """Lock the model's row, apply `apply` to its entry, store and publish the result."""

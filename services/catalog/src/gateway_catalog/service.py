@@ -15,7 +15,7 @@ from gateway_catalog.loader import load_entries
 from gateway_catalog.settings import CatalogSettings
 from gateway_contracts import CatalogEntry, bus
 from gateway_contracts.health import ServiceHealth
-from gateway_contracts.kv import ensure_bucket
+from gateway_contracts.kv import ensure_bucket, ensure_stream
 from gateway_contracts.rpc import (
     AliasListRequest,
     AliasRef,
@@ -49,7 +49,8 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     # no catalog replica was running.
     await store.publish_all(pool, models, aliases)
 
-    await _answer_admin_calls(nc, CatalogAdmin(pool, models, aliases))
+    await ensure_stream(js, bus.CATALOG_STREAM, settings.nats_replicas)
+    await _answer_admin_calls(nc, CatalogAdmin(pool, models, aliases, js))
     health.add_readiness_check("NATS connected", lambda: nc.is_connected)
     health.mark_ready()
     logger.info("Catalog ready")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -137,6 +138,10 @@ class SessionsApi:
                 request.session_id,
             )
         await self._log.purge(request.project_id, request.session_id)
+        if self._log.announcer is not None:
+            await self._log.announcer.session_deleted(
+                request.project_id, request.session_id, int(deleted_turns), datetime.now(UTC)
+            )
         return SessionDeleted(id=request.session_id, deleted_turns=int(deleted_turns))
 
     async def _summary(self, request: SessionRef) -> SessionSummary:

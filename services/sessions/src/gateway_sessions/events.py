@@ -19,7 +19,8 @@ from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
 from gateway_contracts import SessionTurnsEvent, bus
-from gateway_contracts.sessions import session_event_subject
+from gateway_contracts.sessions import session_event_subject, session_turn_subject
+from gateway_sessions.announcements import Announcer
 
 logger = logging.getLogger("gateway_sessions.events")
 
@@ -30,8 +31,10 @@ _SETTLE_POLL_SECONDS = 0.02
 
 
 class EventLog:
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(self, js: JetStreamContext, announcer: Announcer | None = None) -> None:
         self._js = js
+        # Publishes the public events of what the service stores and deletes.
+        self.announcer = announcer
 
     async def last_seq(self, project_id: str, session_id: str) -> int:
         """Return the stream sequence of the session's newest event, or 0 when the stream has none."""
@@ -86,5 +89,6 @@ class EventLog:
             await asyncio.sleep(_SETTLE_POLL_SECONDS)
 
     async def purge(self, project_id: str, session_id: str) -> None:
-        """Remove the session's events, and the message content in them, from the stream."""
+        """Remove the session's events, internal and public, and the message content in them, from the stream."""
         await self._js.purge_stream(bus.SESSION_STREAM.name, subject=session_event_subject(project_id, session_id))
+        await self._js.purge_stream(bus.SESSION_STREAM.name, subject=session_turn_subject(project_id, session_id))

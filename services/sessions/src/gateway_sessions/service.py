@@ -17,6 +17,7 @@ from gateway_contracts.rpc import HistoryReply, HistoryRequest
 from gateway_contracts.rpc_nats import respond
 from gateway_contracts.sessions import PathRequest, RetentionRef, RetentionSetting, SessionListRequest, SessionRef
 from gateway_sessions import database
+from gateway_sessions.announcements import Announcer
 from gateway_sessions.api import SessionsApi
 from gateway_sessions.consumer import TurnsConsumer
 from gateway_sessions.events import EventLog
@@ -45,7 +46,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     with contextlib.suppress(NotFoundError):
         await js.delete_consumer(bus.SESSION_STREAM.name, _RETIRED_CONSUMER)
 
-    log = EventLog(js)
+    log = EventLog(js, Announcer(js, settings.event_content))
     api = SessionsApi(pool, log)
     retention = Retention(pool)
     consumer = TurnsConsumer(js, pool, log)

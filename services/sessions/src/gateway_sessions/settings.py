@@ -19,4 +19,7 @@ class SessionsSettings(BaseSettings):
     retention_interval_seconds: float = Field(
         default=3600.0, gt=0, validation_alias="GATEWAY_SESSIONS_RETENTION_INTERVAL"
     )
+    # Include each message in the public `session.turn_appended` events. Off by
+    # default: subscribers then see the turns of a session without their content.
+    event_content: bool = Field(default=False, validation_alias="GATEWAY_SESSIONS_EVENT_CONTENT")
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, validation_alias="GATEWAY_SHUTDOWN_GRACE_SECONDS")

@@ -23,6 +23,7 @@ from nats.errors import Error as NatsError
 
 from gateway_contracts import SessionTurnsEvent
 from gateway_contracts.tokens import estimate_message_tokens
+from gateway_sessions.announcements import StoredTurns, read_stored_turns
 from gateway_sessions.events import EventLog
 
 logger = logging.getLogger("gateway_sessions.store")
@@ -68,11 +69,15 @@ async def store_pending(
 
         added = 0
         skipped_seq = 0
+        stored: list[StoredTurns] = []
         for seq, event in pending:
             if event is None or not event.turns or not _survives(event, state["deleted_at"]):
                 skipped_seq = seq
                 continue
-            added += await _store_event(connection, seq, event)
+            added_now = await _store_event(connection, seq, event)
+            added += added_now
+            if added_now and log.announcer is not None:
+                stored.append(await read_stored_turns(connection, event))
         if skipped_seq:
             await connection.execute(
                 """
@@ -83,6 +88,8 @@ async def store_pending(
                 session_id,
                 skipped_seq,
             )
+    if stored and log.announcer is not None:
+        await log.announcer.turns_appended(stored)
     return added
 
 

@@ -1,0 +1,129 @@
+"""Every event schema with its version, subject, stream and publisher, and `decode_event`.
+
+Public events name their schema and version in the payload. The three
+internal events that predate them (`events.UsageEvent`,
+`events.SessionTurnsEvent`, `events.BudgetThresholdEvent`) carry only
+`schema_version`, so `decode_event` identifies them by subject; they are
+listed here under `internal.` names so that their schemas are generated and
+checked too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from gateway_contracts import bus, events, public_events
+from gateway_contracts.envelope import EventEnvelope
+
+
+@dataclass(frozen=True, slots=True)
+class EventType:
+    schema_name: str
+    schema_version: int
+    model: type[BaseModel]
+    # The subject, or for per-session subjects the wildcard that matches them all.
+    subject: str
+    stream: bus.StreamSpec
+    publisher: str
+    summary: str
+    # False for the events that services send each other; their shape may
+    # change with a new version without a deprecation period.
+    public: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.schema_name}.v{self.schema_version}"
+
+
+def _public(model: type[EventEnvelope], stream: bus.StreamSpec, publisher: str) -> EventType:
+    fields = model.model_fields
+    summary = (model.__doc__ or "").strip().splitlines()[0]
+    return EventType(
+        schema_name=fields["schema_name"].default,
+        schema_version=fields["schema_version"].default,
+        model=model,
+        subject=model.subject,
+        stream=stream,
+        publisher=publisher,
+        summary=summary,
+    )
+
+
+EVENT_TYPES: tuple[EventType, ...] = (
+    _public(public_events.UsageRecorded, bus.USAGE_STREAM, "accounting"),
+    _public(public_events.BudgetThresholdCrossed, bus.BUDGET_STREAM, "accounting"),
+    _public(public_events.BudgetExhausted, bus.BUDGET_STREAM, "accounting"),
+    _public(public_events.SessionTurnAppended, bus.SESSION_STREAM, "sessions"),
+    _public(public_events.SessionDeleted, bus.SESSION_STREAM, "sessions"),
+    _public(public_events.ApiKeyCreated, bus.ACCOUNTS_STREAM, "accounting"),
+    _public(public_events.ApiKeyRevoked, bus.ACCOUNTS_STREAM, "accounting"),
+    _public(public_events.ProjectBudgetChanged, bus.ACCOUNTS_STREAM, "accounting"),
+    _public(public_events.CatalogEntryChanged, bus.CATALOG_STREAM, "catalog"),
+    EventType(
+        "internal.usage", 1, events.UsageEvent, bus.USAGE_EVENT_SUBJECT, bus.USAGE_STREAM, "router",
+        "A finished request, for accounting; version 1 lacks the reservation fields.", public=False,
+    ),
+    EventType(
+        "internal.usage", 2, events.UsageEvent, bus.USAGE_EVENT_SUBJECT, bus.USAGE_STREAM, "router",
+        "A finished request, for accounting.", public=False,
+    ),
+    EventType(
+        "internal.session_turns", 2, events.SessionTurnsEvent, bus.SESSION_EVENT_SUBJECTS, bus.SESSION_STREAM,
+        "router", "The new messages of one request on a session, for the sessions service.", public=False,
+    ),
+    EventType(
+        "internal.budget_threshold", 1, events.BudgetThresholdEvent, bus.BUDGET_EVENT_SUBJECT, bus.BUDGET_STREAM,
+        "accounting", "The first version of the threshold event; use `budget.threshold_crossed`.", public=False,
+    ),
+)  # fmt: skip
+
+_BY_KEY = {(event_type.schema_name, event_type.schema_version): event_type for event_type in EVENT_TYPES}
+_INTERNAL_BY_SUBJECT = {
+    bus.USAGE_EVENT_SUBJECT: "internal.usage",
+    bus.BUDGET_EVENT_SUBJECT: "internal.budget_threshold",
+}
+
+
+class UnknownEvent(ValueError):
+    """Raised for a message whose schema name and version this release of the library does not know."""
+
+
+def event_type(schema_name: str, schema_version: int) -> EventType:
+    """Return the registered event type; raises `UnknownEvent` when there is none."""
+    found = _BY_KEY.get((schema_name, schema_version))
+    if found is None:
+        raise UnknownEvent(
+            f"Unknown event schema `{schema_name}` version {schema_version}; "
+            "upgrade gateway-contracts, or skip the message."
+        )
+    return found
+
+
+def decode_event(data: bytes | str, subject: str | None = None) -> BaseModel:
+    """Validate a message into the model of its schema name and version.
+
+    `subject` is needed only for the internal events, whose payloads do not
+    name their schema. Raises `UnknownEvent` for a schema this release does
+    not know and `pydantic.ValidationError` for a payload that does not match
+    its schema.
+    """
+    document: Any = orjson.loads(data)
+    if not isinstance(document, dict):
+        raise UnknownEvent(f"An event is a JSON object, not {type(document).__name__}.")
+    schema_name = document.get("schema_name") or _internal_name(subject)
+    schema_version = document.get("schema_version")
+    if not isinstance(schema_name, str) or not isinstance(schema_version, int):
+        raise UnknownEvent(f"The message on `{subject}` names no schema: it has no `schema_name` and `schema_version`.")
+    return event_type(schema_name, schema_version).model.model_validate(document)
+
+
+def _internal_name(subject: str | None) -> str | None:
+    if subject is None:
+        return None
+    if subject.startswith(f"{bus.SESSION_EVENT_PREFIX}."):
+        return "internal.session_turns"
+    return _INTERNAL_BY_SUBJECT.get(subject)

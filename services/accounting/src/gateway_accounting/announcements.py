@@ -1,0 +1,132 @@
+"""The public events that accounting publishes: usage recorded, API keys and project budgets.
+
+Usage events go out before the batch that recorded them is acked, so a
+crash in between redelivers the batch and publishes them again under the
+same `event_id`. Admin events go out after the change is committed; a
+failed publish is logged and the change remains, without its event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from gateway_contracts import UsageEvent
+from gateway_contracts.envelope import trace_id_for
+from gateway_contracts.public_events import (
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    ProjectBudgetChanged,
+    RecordedCost,
+    RecordedTokens,
+    UsageRecorded,
+)
+from gateway_contracts.publishing import PUBLISH_TIMEOUT_SECONDS, build_event, publish_event
+from gateway_contracts.rpc import KeyInfo, Project
+
+logger = logging.getLogger("gateway_accounting.announcements")
+
+
+def usage_recorded(event: UsageEvent, traceparent: str | None) -> UsageRecorded:
+    """Build the public event of one recorded request; `traceparent` is the router's, when tracing is on."""
+    fields = event.__dict__
+    return build_event(
+        UsageRecorded,
+        event_id=f"usage.recorded:{event.request_id}",
+        request_id=event.request_id,
+        project_id=event.project_id,
+        trace_id=trace_id_for(event.request_id, traceparent),
+        occurred_at=event.finished_at,
+        **{name: fields[name] for name in _USAGE_FIELDS},
+        usage=RecordedTokens.model_construct(**event.usage.__dict__),
+        cost=RecordedCost.model_construct(**event.cost.__dict__),
+    )
+
+
+_USAGE_FIELDS = (
+    "key_id",
+    "model",
+    "provider",
+    "upstream_model",
+    "status",
+    "http_status",
+    "error_code",
+    "stream",
+    "emulated",
+    "session_id",
+    "started_at",
+    "finished_at",
+    "latency_ms",
+    "ttft_ms",
+)
+
+
+def usage_recorded_batch(events: Sequence[tuple[Msg, UsageEvent]]) -> list[tuple[str, bytes]]:
+    """Return the `Nats-Msg-Id` and payload of the public event of each usage event in a batch."""
+    encoded = []
+    for message, event in events:
+        traceparent = message.headers.get("traceparent") if message.headers else None
+        recorded = usage_recorded(event, traceparent)
+        encoded.append((recorded.event_id, recorded.model_dump_json().encode()))
+    return encoded
+
+
+async def publish_usage_recorded(js: JetStreamContext, encoded: Sequence[tuple[str, bytes]]) -> None:
+    """Publish encoded `UsageRecorded` events and wait for every ack; raises when one does not come in time."""
+    acks = [
+        await js.publish_async(UsageRecorded.subject, payload, headers={"Nats-Msg-Id": event_id})
+        for event_id, payload in encoded
+    ]
+    await asyncio.wait_for(asyncio.gather(*acks), PUBLISH_TIMEOUT_SECONDS)
+
+
+async def announce_key_created(js: JetStreamContext, key: KeyInfo) -> None:
+    event = build_event(
+        ApiKeyCreated,
+        event_id=f"api_key.created:{key.id}",
+        project_id=key.project_id,
+        occurred_at=key.created_at,
+        key_id=key.id,
+        name=key.name,
+        prefix=key.prefix,
+        daily_budget_usd=key.daily_budget_usd,
+    )
+    await _publish(js, event)
+
+
+async def announce_key_revoked(js: JetStreamContext, key: KeyInfo) -> None:
+    assert key.revoked_at is not None
+    event = build_event(
+        ApiKeyRevoked,
+        event_id=f"api_key.revoked:{key.id}",
+        project_id=key.project_id,
+        occurred_at=key.revoked_at,
+        key_id=key.id,
+        revoked_at=key.revoked_at,
+    )
+    await _publish(js, event)
+
+
+async def announce_budget_changed(js: JetStreamContext, project: Project) -> None:
+    event = build_event(
+        ProjectBudgetChanged,
+        # One event per admin call: the request id distinguishes two changes of one project.
+        event_id="",
+        project_id=project.id,
+        daily_budget_usd=project.daily_budget_usd,
+        timezone=project.timezone,
+        budget_alert_threshold=project.budget_alert_threshold,
+    )
+    event.event_id = f"project.budget_changed:{event.request_id}"
+    await _publish(js, event)
+
+
+async def _publish(js: JetStreamContext, event: ApiKeyCreated | ApiKeyRevoked | ProjectBudgetChanged) -> None:
+    try:
+        await publish_event(js, event)
+    except Exception:
+        logger.error("Publishing %s for project %s failed", event.event_id, event.project_id, exc_info=True)
