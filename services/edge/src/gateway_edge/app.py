@@ -15,10 +15,12 @@ from gateway_edge import (
     admin,
     admin_catalog,
     analytics,
+    budget_status,
     chat,
     health,
     metrics,
     models,
+    recent,
     session_admin,
     sessions,
     usage,
@@ -61,7 +63,8 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     install_handlers(app)
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(RejectControlCharacters)
-    for module in (chat, models, usage, analytics, sessions, admin, admin_catalog, session_admin, health):
+    public = (chat, models, usage, analytics, recent, budget_status, sessions)
+    for module in (*public, admin, admin_catalog, session_admin, health):
         app.include_router(module.router)
     if settings.http_metrics:
         app.include_router(metrics.router)
