@@ -23,6 +23,7 @@ import pytest
 from gateway_cli.console import ConsoleConfig, ConsoleUnavailable, LocalConsole, check_tools
 from tests.accounting_helpers import admin, create_key, create_project
 from tests.conftest import RunningStack, free_port
+from tests.test_walking_system import unique, wait_until
 
 CONSOLE_DIR = Path(__file__).resolve().parents[1] / "services" / "console"
 SCREENSHOT_DIR = CONSOLE_DIR / "screenshots"
@@ -116,6 +117,28 @@ def test_console_forwards_only_the_apis(console_url: str) -> None:
     assert metrics.json()["error"]["code"] == "not_found"
     assert models.status_code == 401
     assert models.json()["error"]["code"] == "missing_api_key"
+
+
+def test_console_disconnect_cancels_model_call(stack: RunningStack, console_url: str) -> None:
+    marker = unique("console-disconnect")
+    body = {
+        "model": "openai/gpt-4o-mini",
+        "stream": True,
+        "messages": [{"role": "user", "content": f"{marker}\n#emulate words=200 delay_ms=50"}],
+    }
+    headers = {"Authorization": f"Bearer {stack.api_key}"}
+
+    with httpx.Client(base_url=console_url, timeout=30) as http:
+        with http.stream("POST", "/edge/v1/chat/completions", json=body, headers=headers) as response:
+            assert response.status_code == 200
+            next(response.iter_lines())
+    [received] = wait_until(lambda: stack.received_with(marker), timeout=30)
+    disconnects = wait_until(
+        lambda: [record for record in stack.emulator_disconnects() if record["seq"] == received["seq"]], timeout=30
+    )
+
+    # 200 chunks 50 ms apart take 10 s; the browser left after the first one.
+    assert disconnects[0]["chunks_sent"] < 200
 
 
 def test_console_pages_served(console_url: str) -> None:

@@ -29,7 +29,7 @@ export function CostChart({ rows, granularity }: { rows: AnalyticsRow[]; granula
           <Tooltip formatter={(value) => `$${Number(value).toFixed(6)}`} />
           <Legend />
           {models.map((model, index) => (
-            <Bar key={model} dataKey={model} stackId="cost" fill={COLORS[index % COLORS.length]} isAnimationActive={false} />
+            <Bar key={model} dataKey={model} stackId="cost" fill={COLORS[index % COLORS.length]} maxBarSize={48} isAnimationActive={false} />
           ))}
         </BarChart>
       </ResponsiveContainer>

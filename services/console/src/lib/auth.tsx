@@ -2,7 +2,7 @@
 
 // Who is signed in: an admin token, a project key, or both. They live in the
 // tab's sessionStorage only, so closing the tab signs out and no other tab or
-// site sees them.
+// site can read them.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { edgeJson } from "./edge";
 import type { BudgetStatus } from "./types";

@@ -36,7 +36,7 @@ async function errorOf(response: Response): Promise<EdgeError> {
     const { error } = JSON.parse(text) as { error: { message: string; code: string | null; param: string | null } };
     return new EdgeError(error.message, response.status, error.code, error.param);
   } catch {
-    return new EdgeError(`The edge answered ${response.status}: ${text.slice(0, 200)}`, response.status, null, null);
+    return new EdgeError(`The edge returned ${response.status}: ${text.slice(0, 200)}`, response.status, null, null);
   }
 }
 

@@ -1,7 +1,7 @@
 """The web console of the local run: built with the machine's Node.js and npm, served beside the stack.
 
 The console is optional. Without Node.js 20 or npm, or when its build fails,
-`gateway up` says why and runs the gateway without it.
+`gateway up` prints the reason and runs the gateway without it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ DEFAULT_PORT = 3000
 # `npm ci` touches this file when it finishes; `make test` uses the same stamp.
 INSTALL_STAMP = Path("node_modules") / ".installed"
 SERVER = Path(".next") / "standalone" / "server.js"
-# What a build reads besides node_modules; a newer file in any of them means the build is stale.
+# Inputs of a build besides node_modules. A file newer than the build in any of them makes it stale.
 _BUILD_INPUTS = ("src", "scripts", "package-lock.json", "next.config.mjs", "tsconfig.json")
 _INSTALL_TIMEOUT = 600.0
 _BUILD_TIMEOUT = 600.0
@@ -36,7 +36,7 @@ _START_TIMEOUT = 30.0
 
 
 class ConsoleUnavailable(Exception):
-    """The console cannot be built or served here; the message says why and what to do."""
+    """The console cannot be built or served here; the message gives the reason and the fix."""
 
 
 @dataclass(slots=True)

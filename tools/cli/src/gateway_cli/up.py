@@ -92,7 +92,7 @@ async def _stop_all(stack: LocalStack, web: LocalConsole | None) -> None:
 
 
 def _web_console(config: StackConfig) -> LocalConsole | None:
-    """The console to build and serve, or None (with the reason printed) when it is off or cannot run."""
+    """Return the console to build and serve, or None (with the reason printed) when it is off or cannot run."""
     try:
         console_config = ConsoleConfig.from_environment()
     except ConsoleUnavailable as error:

@@ -251,7 +251,13 @@ function Estimate({ estimate }: { estimate: DryRun }) {
       <strong>Estimate</strong> for {estimate.model}: {count(estimate.prompt_tokens)} prompt tokens{estimate.prompt_tokens_exact ? "" : " (estimated)"}, up to{" "}
       {count(estimate.max_output_tokens)} output tokens; cost {usd(estimate.cost.min)} to {usd(estimate.cost.max)}
       {estimate.cost.priced ? "" : " (some prices unknown)"}.{" "}
-      {budget.capped ? (budget.admitted ? `The budget admits it (${usd(budget.remaining_usd)} left).` : "The budget would reject it.") : "No budget cap applies."}
+      {verdict(budget)}
     </div>
   );
+}
+
+function verdict(budget: DryRun["budget"]): string {
+  if (!budget.capped) return "No budget cap applies.";
+  if (!budget.admitted) return "The budget would reject it.";
+  return `The budget admits it (${usd(budget.remaining_usd)} left).`;
 }
