@@ -137,6 +137,16 @@ async function continueAndBranch(page) {
     { timeout: APPEAR_TIMEOUT_MS },
   );
   assert.match(await listed.innerText(), /6 turns/);
+
+  step("open the session again from the list");
+  await page.click("text=New session");
+  assert.equal(await page.locator(".turn").count(), 0);
+  await listed.getByRole("button", { name: sessionId }).click();
+  await page.waitForFunction(() => document.querySelectorAll(".turn").length === 4);
+  const texts = await page.locator(".turn .content").allInnerTexts();
+  assert.ok(texts.some((text) => text.includes("And times 25?")), "the reopened session ends on the newest branch");
+  assert.ok(!texts.some((text) => text.includes("And times 24?")), "the other branch stays out of view");
+  assert.equal((await page.getByTestId("session-id").innerText()).trim(), sessionId);
   return sessionId;
 }
 
