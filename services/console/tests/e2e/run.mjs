@@ -230,6 +230,26 @@ async function keyStatus(page, key) {
   return page.evaluate(async (secretKey) => (await fetch("/edge/v1/models", { headers: { authorization: `Bearer ${secretKey}` } })).status, key);
 }
 
+async function projectKeyOnly(page) {
+  step("sign in with a project key only");
+  await page.click("text=Sign out");
+  await page.waitForURL("**/signin");
+  await page.fill('input[name="project-key"]', "gw-not-a-real-key");
+  await page.click('button[type="submit"]');
+  assert.equal(await page.locator("p.error").innerText(), "Invalid API key.");
+
+  await page.fill('input[name="project-key"]', apiKey);
+  await page.click('button[type="submit"]');
+  await page.waitForURL("**/dashboard");
+  assert.equal(await page.locator("nav >> text=Admin").count(), 0, "a project key gets no admin page");
+  assert.equal(await page.locator('select[name="project"]').count(), 0, "a project key sees only its project");
+  await page.getByTestId("spent").waitFor();
+  assert.notEqual(await page.getByTestId("spent").innerText(), "$0");
+  await page.locator("[data-testid=recent-requests] tbody tr").first().waitFor();
+  await page.goto(`${consoleUrl}/admin`);
+  await page.getByText("The admin page needs the admin token").waitFor();
+}
+
 async function main() {
   mkdirSync(screenshots, { recursive: true });
   const profile = mkdtempSync(path.join(tmpdir(), "console-e2e-"));
@@ -248,6 +268,7 @@ async function main() {
     await dashboard(page, turn, sessionId);
     await models(page);
     const changes = await admin(page);
+    await projectKeyOnly(page);
     console.log(JSON.stringify({ ...turn, sessionId, ...changes }));
   } catch (error) {
     await shoot(page, "failure").catch(() => {});
