@@ -13,7 +13,7 @@ import { chromium } from "playwright-core";
 
 const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`Set ${name}.`);
+  if (value === undefined) throw new Error(`The environment variable ${name} is missing; tests/test_console.py sets it.`);
   return value;
 };
 const consoleUrl = env("CONSOLE_URL");
@@ -23,7 +23,8 @@ const projectId = env("PROJECT_ID");
 const screenshots = env("SCREENSHOT_DIR");
 const chatModel = env("CHAT_MODEL", "anthropic/claude-haiku-4-5");
 const executablePath = env("CHROMIUM_PATH", "/usr/bin/chromium");
-// The dashboard reads every 3 s and accounting writes usage within a second; this leaves room for a slow machine.
+// The dashboard reads every 3 s, and a usage event reaches ClickHouse after accounting's batch wait (0.2 s by
+// default). 30 s leaves room for a slow machine.
 const APPEAR_TIMEOUT_MS = 30_000;
 
 const FLAGS = [
