@@ -119,6 +119,24 @@ def test_console_forwards_only_the_apis(console_url: str) -> None:
     assert models.json()["error"]["code"] == "missing_api_key"
 
 
+def test_console_without_edge_names_the_address(stack: RunningStack, console_url: str) -> None:
+    missing_edge = f"http://127.0.0.1:{free_port()}"
+    web = LocalConsole(ConsoleConfig(directory=CONSOLE_DIR, port=free_port()), missing_edge, stack.log_dir)
+    stack.loop.run(web.start())
+    try:
+        response = httpx.get(f"{web.config.url}/edge/v1/models", timeout=30)
+    finally:
+        stack.loop.run(web.stop())
+
+    assert response.status_code == 502
+    assert response.json()["error"] == {
+        "message": f"The console could not reach the edge at {missing_edge}; check GATEWAY_EDGE_URL.",
+        "type": "api_error",
+        "param": None,
+        "code": "edge_unreachable",
+    }
+
+
 def test_console_disconnect_cancels_model_call(stack: RunningStack, console_url: str) -> None:
     marker = unique("console-disconnect")
     body = {

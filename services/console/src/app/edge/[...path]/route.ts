@@ -18,14 +18,15 @@ function edgeUrl(): string {
   return (process.env.GATEWAY_EDGE_URL || DEFAULT_EDGE_URL).replace(/\/+$/, "");
 }
 
-function errorResponse(status: number, code: string, message: string): Response {
-  return Response.json({ error: { message, type: "invalid_request_error", param: null, code } }, { status });
+// OpenAI's error shape, as the edge uses it, for the two failures that happen here instead of at the edge.
+function errorResponse(status: number, type: string, code: string, message: string): Response {
+  return Response.json({ error: { message, type, param: null, code } }, { status });
 }
 
 async function forward(request: NextRequest, context: Context): Promise<Response> {
   const { path } = await context.params;
   if (!ALLOWED_ROOTS.has(path[0] ?? "")) {
-    return errorResponse(404, "not_found", `The console forwards only \`/v1\` and \`/admin\` calls, not \`/${path.join("/")}\`.`);
+    return errorResponse(404, "invalid_request_error", "not_found", `The console forwards only \`/v1\` and \`/admin\` calls, not \`/${path.join("/")}\`.`);
   }
 
   const target = `${edgeUrl()}/${path.map(encodeURIComponent).join("/")}${request.nextUrl.search}`;
@@ -49,7 +50,7 @@ async function forward(request: NextRequest, context: Context): Promise<Response
     });
   } catch {
     if (request.signal.aborted) return new Response(null, { status: 499 });
-    return errorResponse(502, "edge_unreachable", `The console could not reach the edge at ${edgeUrl()}; check GATEWAY_EDGE_URL.`);
+    return errorResponse(502, "api_error", "edge_unreachable", `The console could not reach the edge at ${edgeUrl()}; check GATEWAY_EDGE_URL.`);
   }
 
   const responseHeaders = new Headers();
