@@ -253,6 +253,8 @@ async function projectKeyOnly(page) {
 
 async function main() {
   mkdirSync(screenshots, { recursive: true });
+  // A failure screenshot of an earlier run would otherwise sit beside this run's pages.
+  rmSync(path.join(screenshots, "failure.png"), { force: true });
   const profile = mkdtempSync(path.join(tmpdir(), "console-e2e-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath,
