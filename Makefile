@@ -8,6 +8,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+CONSOLE := services/console
+# `npm ci` in the console, for its end-to-end tests; `gateway up` checks the same stamp.
+CONSOLE_STAMP := $(CONSOLE)/node_modules/.installed
 
 PACKAGES := \
 	-e libs/contracts[nats] \
@@ -19,12 +22,12 @@ PACKAGES := \
 	-e services/sessions \
 	-e services/catalog
 
-.PHONY: up test lint install clean bench bench-profile schemas
+.PHONY: up test lint install clean bench bench-profile schemas console-packages
 
 up: $(STAMP)
 	$(BIN)/gateway up
 
-test: $(STAMP)
+test: $(STAMP) console-packages
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -55,5 +58,14 @@ $(STAMP): constraints.txt requirements-dev.txt libs/*/pyproject.toml services/*/
 	$(BIN)/python -m pip install --quiet -c constraints.txt -r requirements-dev.txt $(PACKAGES)
 	touch $(STAMP)
 
+# Without npm the console's tests skip themselves with the reason, and the rest of the suite runs.
+console-packages:
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "npm not found: the web console's tests will be skipped"; \
+	elif [ ! -f $(CONSOLE_STAMP) ] || [ $(CONSOLE)/package-lock.json -nt $(CONSOLE_STAMP) ]; then \
+		echo "cd $(CONSOLE) && npm ci"; \
+		cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	fi
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CONSOLE)/node_modules $(CONSOLE)/.next

@@ -34,7 +34,7 @@ def services() -> dict[str, dict[str, Any]]:
 
 
 def test_compose_defines_the_gateway_and_its_infrastructure() -> None:
-    expected = {*SERVICES, "nats", "postgres", "clickhouse", "otel-collector", "prometheus", "emulator"}
+    expected = {*SERVICES, "nats", "postgres", "clickhouse", "otel-collector", "prometheus", "console", "emulator"}
 
     assert set(services()) == expected
 
@@ -103,6 +103,19 @@ def test_stop_grace_covers_the_services_own_shutdown() -> None:
         # The router drains running requests, then unacked events, each within the grace period.
         drains = 2 if service == "router" else 1
         assert int(definition["stop_grace_period"].removesuffix("s")) > drains * grace
+
+
+def test_console_image_and_edge_address() -> None:
+    console = services()["console"]
+    dockerfile = (ROOT / "services" / "console" / "Dockerfile").read_text()
+
+    assert console["build"] == {"context": "./services/console"}
+    assert console["image"] == "generative-gateway/console:${GATEWAY_VERSION:-dev}"
+    assert console["environment"] == {"GATEWAY_EDGE_URL": "http://edge:8080"}
+    assert console["ports"] == ["127.0.0.1:${GATEWAY_CONSOLE_PORT:-3000}:3000"]
+    assert console["depends_on"] == {"edge": {"condition": "service_healthy"}}
+    assert "USER 10001:10001" in dockerfile
+    assert "PORT=3000" in dockerfile
 
 
 def test_emulator_runs_only_in_its_profile() -> None:

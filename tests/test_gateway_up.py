@@ -14,16 +14,20 @@ import openai
 import psutil
 import pytest
 
+from gateway_cli.console import ConsoleUnavailable, check_tools, console_directory
 from tests.conftest import free_port
 
 
 def start_gateway(data_dir: Path, ports: dict[str, int], log: Path) -> subprocess.Popen:
+    """Start `gateway up`; it serves the web console only when `ports` has a `console` port."""
     env = {
         **os.environ,
         "GATEWAY_DATA_DIR": str(data_dir),
         "GATEWAY_HTTP_PORT": str(ports["http"]),
         "GATEWAY_NATS_PORT": str(ports["nats"]),
         "GATEWAY_EMULATOR_PORT": str(ports["emulator"]),
+        "GATEWAY_CONSOLE": "true" if "console" in ports else "false",
+        "GATEWAY_CONSOLE_PORT": str(ports.get("console", 3000)),
     }
     gateway = Path(sys.executable).parent / "gateway"
     with log.open("ab") as output:
@@ -68,13 +72,14 @@ def interrupt(process: subprocess.Popen) -> list[psutil.Process]:
 def test_up_serves_stops_and_keeps_state(stack_root: Path) -> None:
     data_dir = stack_root / "data"
     log = stack_root / "up.log"
-    ports = {"http": free_port(), "nats": free_port(), "emulator": free_port()}
+    ports = {"http": free_port(), "nats": free_port(), "emulator": free_port(), "console": free_port()}
     base_url = f"http://127.0.0.1:{ports['http']}"
     key_file = data_dir / "dev-api-key"
 
     first = start_gateway(data_dir, ports, log)
     try:
         wait_ready(first, base_url, key_file, log)
+        _check_console(ports["console"], log)
         key = key_file.read_text().strip()
         assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
         with openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0) as client:
@@ -96,6 +101,18 @@ def test_up_serves_stops_and_keeps_state(stack_root: Path) -> None:
     finally:
         interrupt(second)
     assert second.returncode == 0
+
+
+def _check_console(port: int, log: Path) -> None:
+    """The console is served at the URL in the banner, or the banner says why it is not."""
+    try:
+        check_tools(console_directory())
+    except ConsoleUnavailable as error:
+        assert f"The web console is not served: {error}" in log.read_text()
+        return
+    console_url = f"http://127.0.0.1:{port}"
+    assert f"Web console: {console_url}" in log.read_text()
+    assert httpx.get(f"{console_url}/signin", timeout=10).status_code == 200
 
 
 def test_up_restarts_a_crashed_service(stack_root: Path) -> None:

@@ -239,3 +239,23 @@ def matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
         if labels.get(expression["key"]) not in expression["values"]:
             return False
     return True
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_console_reaches_the_edge_service(overlay: str) -> None:
+    (container,) = pod_spec(objects(overlay, "Deployment")["console"])["containers"]
+    edge = objects(overlay, "Service")["edge"]
+    egress = objects(overlay, "NetworkPolicy")["console-egress"]["spec"]["egress"]
+
+    environment = {item["name"]: item["value"] for item in container["env"]}
+    (http,) = [port for port in edge["spec"]["ports"] if port["name"] == "http"]
+    assert http["port"] == 80
+    assert environment["GATEWAY_EDGE_URL"] == "http://edge"
+    assert egress == [
+        {
+            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "edge"}}}],
+            "ports": [{"protocol": "TCP", "port": 8080}],
+        }
+    ]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/signin", "port": "http"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True

@@ -41,6 +41,8 @@ ADMIN_PROJECT_BUDGET = "gateway.accounting.admin.project.budget"
 ADMIN_PROJECT_RECONCILE = "gateway.accounting.admin.project.reconcile"
 # Analytics of one project, for its own keys and for admins.
 ACCOUNTING_ANALYTICS = "gateway.accounting.analytics"
+# The newest requests of one project, for its own keys and for admins.
+ACCOUNTING_RECENT_REQUESTS = "gateway.accounting.requests.recent"
 ACCOUNTING_QUEUE = "accounting"
 
 # Catalog administration, handled by the catalog service, one subject per operation.

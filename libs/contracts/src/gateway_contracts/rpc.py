@@ -457,3 +457,47 @@ class AnalyticsReport(BaseModel):
     timezone: str
     totals: AnalyticsRow
     rows: list[AnalyticsRow]
+
+
+# The newest requests of one project, one row each, for a live view.
+
+MAX_RECENT_REQUESTS = 200
+
+
+class RecentRequestsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    limit: int = Field(default=50, ge=1, le=MAX_RECENT_REQUESTS)
+
+
+class RecentRequest(BaseModel):
+    """One finished request as accounting recorded it; costs in USD."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: str
+    key_id: str
+    model: str
+    provider: str
+    status: str
+    http_status: int
+    # Empty for a request that succeeded.
+    error_code: str
+    stream: bool
+    # None for a request outside a session.
+    session_id: str | None
+    started_at: datetime
+    latency_ms: float
+    # None when no token reached the client (an error, or a reply without content).
+    ttft_ms: float | None
+    tokens: dict[str, int]
+    cost_usd: Decimal
+
+
+class RecentRequests(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    project_id: str
+    # The newest first.
+    data: list[RecentRequest]

@@ -41,6 +41,8 @@ EXPORTED: tuple[type[BaseModel], ...] = (
     rpc.AliasList,
     rpc.AnalyticsRequest,
     rpc.AnalyticsReport,
+    rpc.RecentRequestsRequest,
+    rpc.RecentRequests,
     rpc.BudgetStatus,
     rpc.ReconcileReport,
     sessions.SessionRef,

@@ -246,6 +246,23 @@ def analytics_sql(period: str | None, dimensions: list[str], by_key: bool) -> st
     return sql
 
 
+# The newest requests of a project, from the events table. The bound in days
+# keeps the scan to a few days of the sort key. `LIMIT 1 BY` drops a duplicate
+# row that ReplacingMergeTree has not merged away yet.
+RECENT_REQUESTS_DAYS = 7
+RECENT_REQUESTS_SQL = f"""
+SELECT
+    request_id, key_id, model, provider, status, http_status, error_code, stream, session_id,
+    toUnixTimestamp64Milli(started_at) AS started_at_ms, latency_ms, ttft_ms,
+    {", ".join(TOKEN_KINDS)},
+    toString(cost_total) AS cost_total
+FROM {USAGE_TABLE}
+WHERE project_id = {{project_id:String}} AND toDate(started_at) >= today() - {RECENT_REQUESTS_DAYS}
+ORDER BY started_at DESC, request_id
+LIMIT 1 BY request_id
+LIMIT {{limit:UInt32}}
+"""
+
 # Per UTC day of a project: the events table counted without FINAL (so any
 # duplicate would show) and the rollup the analytics read.
 RECONCILE_EVENTS_SQL = f"""

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from gateway_accounting.analytics import (
+    RECENT_REQUESTS_SQL,
     RECONCILE_EVENTS_SQL,
     RECONCILE_ROLLUP_SQL,
     TOKEN_KINDS,
@@ -24,6 +25,9 @@ from gateway_contracts.rpc import (
     AnalyticsRequest,
     AnalyticsRow,
     Percentiles,
+    RecentRequest,
+    RecentRequests,
+    RecentRequestsRequest,
     ReconcileDay,
     ReconcileReport,
     ReconcileRequest,
@@ -72,6 +76,12 @@ async def analytics(store: AnalyticsStore, pool: asyncpg.Pool, request: Analytic
         totals=_row(totals, timezone),
         rows=[_row(row, timezone) for row in rows],
     )
+
+
+async def recent_requests(store: AnalyticsStore, request: RecentRequestsRequest) -> RecentRequests:
+    """Read the project's newest requests of the last `RECENT_REQUESTS_DAYS` days, the newest first."""
+    rows = await store.query_json(RECENT_REQUESTS_SQL, {"project_id": request.project_id, "limit": request.limit})
+    return RecentRequests(project_id=request.project_id, data=[_recent(row) for row in rows])
 
 
 async def reconcile(
@@ -163,6 +173,26 @@ def _row(row: dict[str, Any], timezone: str) -> AnalyticsRow:
         cost_usd={part: Decimal(row[f"cost_{part}"]) for part in (*COST_PARTS, "total")},
         latency_ms=_percentiles(row["latency_ms"]),
         ttft_ms=_percentiles(row["ttft_ms"]),
+    )
+
+
+def _recent(row: dict[str, Any]) -> RecentRequest:
+    # ClickHouse's JSON output quotes 64-bit integers, so they are converted here.
+    return RecentRequest(
+        request_id=row["request_id"],
+        key_id=row["key_id"],
+        model=row["model"],
+        provider=row["provider"],
+        status=row["status"],
+        http_status=int(row["http_status"]),
+        error_code=row["error_code"],
+        stream=bool(row["stream"]),
+        session_id=row["session_id"] or None,
+        started_at=datetime.fromtimestamp(int(row["started_at_ms"]) / 1000, UTC),
+        latency_ms=float(row["latency_ms"]),
+        ttft_ms=float(row["ttft_ms"]) if row["ttft_ms"] is not None else None,
+        tokens={kind: int(row[kind]) for kind in TOKEN_KINDS},
+        cost_usd=Decimal(row["cost_total"]),
     )
 
 

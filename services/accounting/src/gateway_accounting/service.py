@@ -14,7 +14,7 @@ from gateway_accounting.bootstrap import bootstrap
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.ingest import UsageIngestor
 from gateway_accounting.outbox import AnalyticsOutbox
-from gateway_accounting.reports import analytics, reconcile, usage_report
+from gateway_accounting.reports import analytics, recent_requests, reconcile, usage_report
 from gateway_accounting.settings import AccountingSettings
 from gateway_contracts import CatalogEntry, bus
 from gateway_contracts.health import ServiceHealth
@@ -30,6 +30,7 @@ from gateway_contracts.rpc import (
     ProjectListRequest,
     ProjectRef,
     ProjectUpdate,
+    RecentRequestsRequest,
     ReconcileRequest,
     UsageReportRequest,
 )
@@ -87,6 +88,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
         (bus.ACCOUNTING_BOOTSTRAP, BootstrapRequest, lambda request: bootstrap(pool, auth_bucket, request)),
         (bus.ACCOUNTING_USAGE_REPORT, UsageReportRequest, lambda request: usage_report(store, request)),
         (bus.ACCOUNTING_ANALYTICS, AnalyticsRequest, lambda request: analytics(store, pool, request)),
+        (bus.ACCOUNTING_RECENT_REQUESTS, RecentRequestsRequest, lambda request: recent_requests(store, request)),
         (
             bus.ADMIN_PROJECT_RECONCILE,
             ReconcileRequest,

@@ -15,10 +15,12 @@ from gateway_edge import (
     admin,
     admin_catalog,
     analytics,
+    budget_status,
     chat,
     health,
     metrics,
     models,
+    recent,
     session_admin,
     sessions,
     usage,
@@ -62,7 +64,8 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
     # The last middleware added runs first: the request id must cover the guard's 400s too.
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(ObservabilityMiddleware)
-    for module in (chat, models, usage, analytics, sessions, admin, admin_catalog, session_admin, health):
+    public = (chat, models, usage, analytics, recent, budget_status, sessions)
+    for module in (*public, admin, admin_catalog, session_admin, health):
         app.include_router(module.router)
     if settings.http_metrics:
         app.include_router(metrics.router)

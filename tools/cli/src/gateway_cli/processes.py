@@ -23,8 +23,10 @@ class ChildProcess:
         env: dict[str, str],
         log_dir: Path | None,
         console: TextIO | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.name = name
+        self._cwd = cwd
         self._argv = argv
         self._env = env
         self._log_path = log_dir / f"{name}.log" if log_dir else None
@@ -50,6 +52,7 @@ class ChildProcess:
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
                 stdin=asyncio.subprocess.DEVNULL,
+                cwd=self._cwd,
             )
             log.close()
             return
@@ -61,6 +64,7 @@ class ChildProcess:
             stdin=asyncio.subprocess.DEVNULL,
             # Ctrl-C reaches only `gateway up`, which then stops the children in order.
             start_new_session=True,
+            cwd=self._cwd,
         )
         self._pump = asyncio.create_task(self._copy_output(), name=f"output-{self.name}")
 
