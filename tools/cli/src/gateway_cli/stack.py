@@ -124,11 +124,15 @@ class LocalStack:
         """The URL of this stack's NATS server, with the token that it requires."""
         return f"nats://{self._nats_token}@127.0.0.1:{self.config.nats_port}"
 
+    def preflight(self) -> None:
+        """Raise `StackError` for a missing tool or a busy port, before anything starts."""
+        _check_local_tools(self.config)
+        _check_ports(self.config)
+
     async def start(self) -> Credentials:
         """Start every part in dependency order and return the local credentials."""
         config = self.config
-        _check_local_tools(config)
-        _check_ports(config)
+        self.preflight()
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(config.data_dir)
         if config.log_dir is not None:

@@ -35,6 +35,8 @@ def run_up() -> int:
 
 async def _up(config: StackConfig) -> int:
     stack = LocalStack(config, console=sys.stderr)
+    # A busy port fails in one line, before the console's build prints anything.
+    stack.preflight()
     web = _web_console(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
