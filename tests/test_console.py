@@ -165,3 +165,6 @@ def test_console_pages_served(console_url: str) -> None:
             response = http.get(page)
             assert response.status_code == 200, page
             assert "Generative Gateway" in response.text, page
+            assert "frame-ancestors 'none'" in response.headers["content-security-policy"], page
+            assert response.headers["x-frame-options"] == "DENY", page
+            assert response.headers["referrer-policy"] == "no-referrer", page

@@ -4,7 +4,12 @@ export function usd(amount: string | null | undefined): string {
   if (amount === null || amount === undefined) return "–";
   const value = Number(amount);
   if (value === 0) return "$0";
-  const digits = Math.abs(value) < 0.01 ? 6 : Math.abs(value) < 100 ? 4 : 2;
+  // Below a cent the exact decimal is shown, so that a cap of 0.0000216 is not rounded.
+  if (Math.abs(value) < 0.01 && /^-?\d+\.\d+$/.test(amount)) {
+    const trimmed = amount.replace(/0+$/, "");
+    return trimmed.startsWith("-") ? `-$${trimmed.slice(1)}` : `$${trimmed}`;
+  }
+  const digits = Math.abs(value) < 100 ? 4 : 2;
   return `$${value.toFixed(digits)}`;
 }
 
