@@ -8,7 +8,7 @@ in its `Observation` (model, provider, error code, first output) so that the
 chat metrics carry those labels.
 
 FastAPI's own OpenTelemetry support opens the server span, outside this
-middleware, when a tracer provider is installed; `TELEMETRY` configures it.
+middleware, when a tracer provider is installed; `telemetry_config` configures it.
 """
 
 from __future__ import annotations
@@ -39,17 +39,25 @@ def _untraced(scope: MutableMapping[str, Any]) -> bool:
     return scope.get("path") in _UNTRACED_PATHS
 
 
-# FastAPI's server span only: no span per dependency and endpoint call, no
-# OpenTelemetry metrics (Prometheus has them), and no OpenTelemetry log
-# records of exceptions, whose messages could hold a request's content.
-TELEMETRY: TelemetryConfig = {
-    "tracing": True,
-    "operation_spans": False,
-    "metrics": False,
-    "logs": False,
-    "auto_configure": False,
-    "exclude": _untraced,
-}
+def telemetry_config() -> TelemetryConfig:
+    """FastAPI's server span only, and only when `gateway serve` installed a tracer provider.
+
+    No span per dependency and endpoint call, no OpenTelemetry metrics
+    (Prometheus has them), and no OpenTelemetry log records of exceptions,
+    whose messages could hold a request's content. Naming the provider here,
+    or turning tracing off, spares FastAPI a look-up of the global provider on
+    every request.
+    """
+    enabled = tracing_enabled()
+    return {
+        "tracing": enabled,
+        "tracer_provider": trace.get_tracer_provider() if enabled else None,
+        "operation_spans": False,
+        "metrics": False,
+        "logs": False,
+        "auto_configure": False,
+        "exclude": _untraced,
+    }
 
 
 @dataclass(slots=True)
