@@ -262,8 +262,8 @@ class Dispatcher:
             _record_outcome(outcome, span)
             if self._log_content and outcome.message is not None:
                 logger.debug("Request %s reply: %s", job.meta["request_id"], orjson.dumps(outcome.message).decode())
-            # Shielded: a request cancelled by its client is still accounted for.
-            await asyncio.shield(self._publish_events(job, outcome))
+            # No await from here on, so a request cancelled by its client is still accounted for.
+            self._publish_events(job, outcome)
 
     async def _serve(self, job: Job, raw_body: bytes, outcome: Outcome) -> None:
         meta = job.meta
@@ -505,10 +505,10 @@ class Dispatcher:
             )
         return route
 
-    async def _publish_events(self, job: Job, outcome: Outcome) -> None:
+    def _publish_events(self, job: Job, outcome: Outcome) -> None:
         try:
             usage_event = self._usage_event(job, outcome)
-            await self._publisher.publish(
+            self._publisher.publish(
                 bus.USAGE_EVENT_SUBJECT,
                 usage_event.model_dump_json().encode(),
                 event_id("usage", job.meta["request_id"]),
@@ -516,7 +516,7 @@ class Dispatcher:
             # A cancelled request sends no last frame, so its session event goes out here.
             event = None if outcome.session_event_sent else self._session_event(job, outcome)
             if event is not None:
-                await self._publisher.publish(
+                self._publisher.publish(
                     event_subject(event),
                     encode_session_event(event, self._nc.max_payload - _FRAME_RESERVE),
                     event_id("session", job.meta["request_id"]),
