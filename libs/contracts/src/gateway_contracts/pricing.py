@@ -53,6 +53,11 @@ def price_usage(usage: TokenUsage, price: Price | None, *, estimated: bool = Fal
     costs: dict[str, Decimal] = {}
     incomplete = False
     for part, pieces in token_parts.items():
+        # A kind without tokens costs exactly zero; skipping its Decimal
+        # arithmetic matters because most requests use two or three kinds.
+        if not any(tokens for tokens, _per_million in pieces):
+            costs[part] = _ZERO
+            continue
         amount = _ZERO
         for tokens, per_million in pieces:
             if tokens and per_million is None:
@@ -63,7 +68,10 @@ def price_usage(usage: TokenUsage, price: Price | None, *, estimated: bool = Fal
     costs["image_input"] = usage.input_images * (price.per_input_image or _ZERO)
     costs["image_output"] = usage.output_images * (price.per_output_image or _ZERO)
     costs["request"] = (price.per_request or _ZERO) if _billable(usage) else _ZERO
-    return CostBreakdown(**costs, total=sum(costs.values(), _ZERO), estimated=estimated, incomplete=incomplete)
+    # Every value was computed here from validated models, so it is not validated again.
+    return CostBreakdown.model_construct(
+        **costs, total=sum(costs.values(), _ZERO), estimated=estimated, incomplete=incomplete
+    )
 
 
 @dataclass(frozen=True, slots=True)

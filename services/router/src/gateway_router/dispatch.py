@@ -546,7 +546,8 @@ class Dispatcher:
         ttft = None
         if outcome.first_token_at is not None:
             ttft = max((outcome.first_token_at - meta["received_at"]) * 1000, 0.0)
-        return UsageEvent(
+        # Built from the dispatch meta and the router's own validated values, so not validated again.
+        return UsageEvent.model_construct(
             request_id=meta["request_id"],
             project_id=meta["project_id"],
             key_id=meta["key_id"],
