@@ -13,8 +13,8 @@ middleware, when a tracer provider is installed; `telemetry_config` configures i
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -112,7 +112,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = f"req_{uuid.uuid4().hex}"
+        # 128 random bits in the shape of a uuid4's hex, for a fifth of uuid4()'s cost.
+        request_id = f"req_{os.urandom(16).hex()}"
         observation = Observation(request_id=request_id, started_at=time.perf_counter())
         observation_token = _OBSERVATION.set(observation)
         request_id_token = REQUEST_ID.set(request_id)
@@ -149,14 +150,14 @@ def _record(scope: Scope, observation: Observation, status: int) -> None:
     elapsed = time.perf_counter() - observation.started_at
     method = scope["method"] if scope["method"] in _METHODS else OTHER
     route = _route(scope)
-    metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    metrics.HTTP_DURATION.labels(method, route).observe(elapsed)
+    metrics.labelled(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
+    metrics.labelled(metrics.HTTP_DURATION, method, route).observe(elapsed)
     if not observation.chat:
         return
 
     model, provider = observation.model, observation.provider
-    metrics.CHAT_REQUESTS.labels(model, provider, str(status)).inc()
-    metrics.CHAT_DURATION.labels(model, provider, "true" if observation.stream else "false").observe(elapsed)
+    metrics.labelled(metrics.CHAT_REQUESTS, model, provider, str(status)).inc()
+    metrics.labelled(metrics.CHAT_DURATION, model, provider, "true" if observation.stream else "false").observe(elapsed)
     if observation.error_code is not None:
         metrics.CHAT_ERRORS.labels(model, provider, observation.error_code).inc()
     elif status >= 400:
