@@ -9,12 +9,10 @@ fallback.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from fastapi import APIRouter, Request
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics import MetricWrapperBase
 from starlette.responses import Response
 
 # Seconds, from a millisecond to the ten minutes a long generation may take.
@@ -61,24 +59,6 @@ BUDGET_REJECTIONS = Counter(
     ["project", "scope"],
 )
 IN_FLIGHT = Gauge("gateway_requests_in_flight", "Chat completion requests dispatched to a router and not finished.")
-
-_CHILDREN: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
-
-
-def labelled(metric: MetricWrapperBase, *values: str) -> Any:
-    """Return `metric.labels(*values)`, kept after the first call for these values.
-
-    `labels` takes a lock and converts every value on each call, about a
-    microsecond, and the edge records four labelled metrics per request.
-    Every label set here is bounded (methods, route templates, statuses,
-    catalog models), so the cache is too.
-    """
-    key = (metric, values)
-    child = _CHILDREN.get(key)
-    if child is None:
-        child = _CHILDREN[key] = metric.labels(*values)
-    return child
-
 
 router = APIRouter()
 

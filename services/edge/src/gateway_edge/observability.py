@@ -25,7 +25,7 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway_contracts import CatalogEntry
-from gateway_contracts.metrics import OTHER, model_labels
+from gateway_contracts.metrics import OTHER, labelled, model_labels
 from gateway_contracts.telemetry import REQUEST_ID, tracing_enabled
 from gateway_edge import metrics
 
@@ -150,14 +150,14 @@ def _record(scope: Scope, observation: Observation, status: int) -> None:
     elapsed = time.perf_counter() - observation.started_at
     method = scope["method"] if scope["method"] in _METHODS else OTHER
     route = _route(scope)
-    metrics.labelled(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
-    metrics.labelled(metrics.HTTP_DURATION, method, route).observe(elapsed)
+    labelled(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
+    labelled(metrics.HTTP_DURATION, method, route).observe(elapsed)
     if not observation.chat:
         return
 
     model, provider = observation.model, observation.provider
-    metrics.labelled(metrics.CHAT_REQUESTS, model, provider, str(status)).inc()
-    metrics.labelled(metrics.CHAT_DURATION, model, provider, "true" if observation.stream else "false").observe(elapsed)
+    labelled(metrics.CHAT_REQUESTS, model, provider, str(status)).inc()
+    labelled(metrics.CHAT_DURATION, model, provider, "true" if observation.stream else "false").observe(elapsed)
     if observation.error_code is not None:
         metrics.CHAT_ERRORS.labels(model, provider, observation.error_code).inc()
     elif status >= 400:

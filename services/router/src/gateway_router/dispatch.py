@@ -48,7 +48,7 @@ from gateway_contracts import (
     split_thinking_suffix,
 )
 from gateway_contracts.kv import BucketMirror
-from gateway_contracts.metrics import model_labels
+from gateway_contracts.metrics import labelled, model_labels
 from gateway_contracts.sessions import session_event_subject
 from gateway_contracts.telemetry import REQUEST_ID, context_from_headers, tracer, tracing_enabled
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
@@ -337,7 +337,7 @@ class Dispatcher:
         model, provider = model_labels(outcome.entry)
         attempt = 1
         while True:
-            UPSTREAM_REQUESTS.labels(model, provider).inc()
+            labelled(UPSTREAM_REQUESTS, model, provider).inc()
             started = time.perf_counter()
             try:
                 with translate_transport_errors(outcome.route.spec.name):
@@ -345,13 +345,13 @@ class Dispatcher:
                         response = await self._stream(job, adapter, context, request, outcome, started)
                     else:
                         response = await self._complete(job, adapter, context, request, outcome)
-                UPSTREAM_DURATION.labels(model, provider, "true" if context.stream else "false").observe(
+                labelled(UPSTREAM_DURATION, model, provider, "true" if context.stream else "false").observe(
                     time.perf_counter() - started
                 )
                 record_reply(span, response, outcome.reply.finish_reason, outcome.usage, outcome.cost)
                 return
             except UpstreamFailed as error:
-                UPSTREAM_ERRORS.labels(model, provider, error.code).inc()
+                labelled(UPSTREAM_ERRORS, model, provider, error.code).inc()
                 delay = None if job.started else self._retry.delay(attempt, error)
                 if delay is None:
                     raise
@@ -435,7 +435,7 @@ class Dispatcher:
                     continue
                 if outcome.first_token_at is None and outcome.reply.has_output:
                     outcome.first_token_at = time.time()
-                    UPSTREAM_FIRST_TOKEN.labels(*model_labels(context.entry)).observe(time.perf_counter() - started)
+                    labelled(UPSTREAM_FIRST_TOKEN, *model_labels(context.entry)).observe(time.perf_counter() - started)
                 await self._release(job, frame)
 
         outcome.message = outcome.reply.message()
@@ -589,7 +589,7 @@ def event_subject(event: SessionTurnsEvent) -> str:
 
 def _record_outcome(outcome: Outcome, span: Span | None) -> None:
     """Count the finished request under the model that served it, and mark a failed request's span."""
-    DISPATCHED.labels(*model_labels(outcome.entry), outcome.status).inc()
+    labelled(DISPATCHED, *model_labels(outcome.entry), outcome.status).inc()
     if span is None:
         return
     span.set_attribute("gateway.status", outcome.status)
