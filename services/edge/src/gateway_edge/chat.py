@@ -78,6 +78,8 @@ async def chat_completions(request: Request) -> Response:
         "include_usage": chat.include_usage,
         "received_at": received_at,
     }
+    if chat.stream:
+        meta["chunk_batches"] = True
     headers = {"x-request-id": request_id}
     session = session_of(chat, request)
     if session is not None:

@@ -16,7 +16,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from gateway_contracts import FrameKind, error_body
+from gateway_contracts import FrameKind, error_body, split_chunks
 from gateway_edge.errors import EdgeError
 from gateway_edge.observability import observe_error, observe_first_output
 from gateway_edge.router_client import Exchange, Frame, RouterClient
@@ -97,6 +97,9 @@ def _event(frame: Frame) -> tuple[bytes, bool]:
     if frame.kind is FrameKind.CHUNK:
         observe_first_output()
         return b"data: " + frame.payload + b"\n\n", False
+    if frame.kind is FrameKind.CHUNKS:
+        observe_first_output()
+        return b"".join(b"data: " + chunk + b"\n\n" for chunk in split_chunks(frame.payload)), False
     if frame.kind is FrameKind.HEARTBEAT:
         # An SSE comment: clients ignore it, proxies see the connection alive.
         return b": keep-alive\n\n", False

@@ -39,6 +39,7 @@ from gateway_contracts import (
     bus,
     catalog_key,
     decode_dispatch,
+    encode_chunks_frame,
     encode_error_frame,
     encode_frame,
     event_id,
@@ -79,6 +80,9 @@ _tracer = tracer("gateway_router")
 
 # Room left in a NATS message for the protocol line around a reply frame.
 _FRAME_RESERVE = 4 * 1024
+# Bytes of stream chunks sent in one CHUNKS frame at most, well below NATS's
+# default max_payload of 1 MiB, so that a batch needs no object store.
+_MAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -102,6 +106,24 @@ class Job:
     started: bool = False
     # Keeps the held frames ahead of later ones when the heartbeat loop releases them.
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(slots=True)
+class _ReadyChunks:
+    """Stream chunks received and not sent yet."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep `chunk`; returns whether enough bytes wait that they should go now."""
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return self.size >= _MAX_BATCH_BYTES
+
+    def take(self) -> list[bytes]:
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        return chunks
 
 
 @dataclass(slots=True)
@@ -201,6 +223,14 @@ class Dispatcher:
                 await self._send(job, earlier)
             if frame is not None:
                 await self._send(job, frame)
+
+    async def _release_chunks(self, job: Job, chunks: list[bytes]) -> None:
+        """Send stream chunks, as one CHUNKS frame when there are several and the edge reads them."""
+        if len(chunks) > 1 and job.meta.get("chunk_batches"):
+            await self._release(job, encode_chunks_frame(chunks))
+            return
+        for chunk in chunks:
+            await self._release(job, encode_frame(FrameKind.CHUNK, chunk))
 
     async def _send(self, job: Job, frame: bytes) -> None:
         job.last_frame_at = time.monotonic()
@@ -419,24 +449,42 @@ class Dispatcher:
                 data = await response.read()
                 raise adapter.classify_error(502, data, response.headers, context)
 
-            async for piece in adapter.parse_stream(data_lines(response.content), context):
-                if first is None:
-                    first = piece.chunk
-                payload = piece.payload
-                if piece.usage is not None:
-                    outcome.usage = piece.usage
-                    if not piece.chunk.get("choices") and not include_usage:
+            # Chunks are collected while the upstream's bytes are in hand and
+            # sent on before the next read, which may wait for the network.
+            ready = _ReadyChunks()
+
+            async def send_ready() -> None:
+                if ready.chunks:
+                    await self._release_chunks(job, ready.take())
+
+            try:
+                lines = data_lines(response.content, before_read=send_ready)
+                async for piece in adapter.parse_stream(lines, context):
+                    if first is None:
+                        first = piece.chunk
+                    payload = piece.payload
+                    if piece.usage is not None:
+                        outcome.usage = piece.usage
+                        if not piece.chunk.get("choices") and not include_usage:
+                            continue
+                        payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
+                    outcome.reply.add(piece.chunk)
+                    if not job.started and not outcome.reply.has_output:
+                        job.held.append(encode_frame(FrameKind.CHUNK, payload))
                         continue
-                    payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
-                outcome.reply.add(piece.chunk)
-                frame = encode_frame(FrameKind.CHUNK, payload)
-                if not job.started and not outcome.reply.has_output:
-                    job.held.append(frame)
-                    continue
-                if outcome.first_token_at is None and outcome.reply.has_output:
-                    outcome.first_token_at = time.time()
-                    labelled(UPSTREAM_FIRST_TOKEN, *model_labels(context.entry)).observe(time.perf_counter() - started)
-                await self._release(job, frame)
+                    if outcome.first_token_at is None and outcome.reply.has_output:
+                        outcome.first_token_at = time.time()
+                        labelled(UPSTREAM_FIRST_TOKEN, *model_labels(context.entry)).observe(
+                            time.perf_counter() - started
+                        )
+                    if ready.add(payload):
+                        await send_ready()
+            except Exception:
+                # What the upstream sent before failing reaches the client, as
+                # it would have chunk by chunk, and ends the chance of a retry.
+                await send_ready()
+                raise
+            await send_ready()
 
         outcome.message = outcome.reply.message()
         await self._store_session_turns(job, outcome)
