@@ -187,7 +187,7 @@ async def first_frame(router_client: RouterClient, exchange: Exchange, receive: 
 async def next_output_frame(router_client: RouterClient, exchange: Exchange) -> Frame | None:
     """Wait for the next frame that is not a heartbeat, or None once the client disconnected.
 
-    The router is told to stop the request when the client disconnected or the wait failed.
+    Publishes a cancel to the routers when the client disconnected or the wait failed.
     """
     try:
         while True:

@@ -7,7 +7,7 @@ chat route straight to its handler instead, and turns an `EdgeError` into
 its response itself. The middleware around it still runs: the request id and
 metrics, the control-character guard, the 500 for an unexpected exception and
 FastAPI's server span. The route stays registered with FastAPI too, for the
-OpenAPI document; any other method or path goes on to FastAPI, which answers
+OpenAPI document. Any other method or path goes on to FastAPI, which returns
 405 or 404.
 """
 
@@ -28,7 +28,7 @@ CHAT_PATH = "/v1/chat/completions"
 
 @dataclass(frozen=True, slots=True)
 class RouteTemplate:
-    """What `scope["route"]` holds for the metrics' route label when no FastAPI route matched."""
+    """The route template in `scope["route"]`, read for the metrics' route label, when FastAPI's router did not run."""
 
     path: str
 
@@ -47,7 +47,7 @@ class ChatEndpoint:
 
         scope["route"] = _CHAT_ROUTE
         if tracing_enabled():
-            # FastAPI names its server span after the route its router matched, which it never sees here.
+            # FastAPI names its server span after the route its router matched, and its router does not run here.
             span = trace.get_current_span()
             span.set_attribute("http.route", CHAT_PATH)
             span.update_name(f"POST {CHAT_PATH}")

@@ -2,10 +2,9 @@
 
 uvicorn 0.55 writes a response's status line and headers to the socket as
 soon as the application sends `http.response.start`, and the body in a
-second write, so every response costs two `write` calls; on the 2-core
-benchmark machine they were about a tenth of the edge's CPU. Here the
-writes of a connection are collected and go out together at the end of the
-event loop iteration, before the loop waits for I/O again.
+second write, so every response costs two `write` system calls. Here the
+writes of a connection are collected and go out together in a callback
+that the event loop runs in its next iteration.
 """
 
 from __future__ import annotations

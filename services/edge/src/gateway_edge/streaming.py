@@ -84,7 +84,7 @@ class EventStreamResponse(Response):
         return False
 
     async def _next(self) -> Frame | None:
-        """The next frame, an ERROR frame for a failed wait, or None once the client disconnected."""
+        """Return the next frame, an ERROR frame for a failed wait, or None once the client disconnected."""
         try:
             return await self._router.next_frame(self._exchange)
         except EdgeError as error:
