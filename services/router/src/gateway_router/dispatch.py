@@ -422,7 +422,7 @@ class Dispatcher:
         job.started = True
         cost = self._price(job, outcome)
         await self._store_session_turns(job, outcome)
-        await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
+        await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost, parsed.document)))
         return _reply_summary(parsed.body, outcome) if tracing_enabled() else None
 
     async def _stream(
@@ -715,9 +715,12 @@ def cost_json(cost: CostBreakdown) -> dict[str, Any]:
     return document
 
 
-def body_with_cost(data: bytes, cost: CostBreakdown) -> bytes:
-    """Add `usage.cost` to a `chat.completion` body; a body without `usage` is returned as it is."""
-    completion = orjson.loads(data)
+def body_with_cost(data: bytes, cost: CostBreakdown, document: dict[str, Any] | None = None) -> bytes:
+    """Add `usage.cost` to a `chat.completion` body; a body without `usage` is returned as it is.
+
+    `document` is `data` already parsed, which is then changed in place instead of parsing `data` again.
+    """
+    completion = orjson.loads(data) if document is None else document
     usage = completion.get("usage") if isinstance(completion, dict) else None
     if not isinstance(usage, dict):
         return data
