@@ -292,8 +292,10 @@ class Dispatcher:
             _record_outcome(outcome, span)
             if self._log_content and outcome.message is not None:
                 logger.debug("Request %s reply: %s", job.meta["request_id"], orjson.dumps(outcome.message).decode())
-            # No await from here on, so a request cancelled by its client is still accounted for.
+            # Queued without an await, so a request cancelled by its client is still accounted for.
             self._publish_events(job, outcome)
+            # Sent now, the events go out in the NATS client's next write with the last frame.
+            await self._publisher.flush()
 
     async def _serve(self, job: Job, raw_body: bytes, outcome: Outcome) -> None:
         meta = job.meta

@@ -117,13 +117,17 @@ class EventPublisher:
         if self._acks is not None:
             await self._acks.unsubscribe()
 
+    async def flush(self) -> None:
+        """Send the queued events now instead of in the flusher's next turn."""
+        self._queued.clear()
+        batch, self._queue = self._queue, []
+        for pending in batch:
+            await self._send(pending)
+
     async def _flush_loop(self) -> None:
         while True:
             await self._queued.wait()
-            self._queued.clear()
-            batch, self._queue = self._queue, []
-            for pending in batch:
-                await self._send(pending)
+            await self.flush()
 
     async def _send(self, pending: _Pending) -> None:
         if pending.token is not None:
