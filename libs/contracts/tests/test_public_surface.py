@@ -17,8 +17,10 @@ from gateway_contracts import (
     Price,
     catalog_key,
     decode_dispatch,
+    encode_chunks_frame,
     encode_dispatch,
     error_body,
+    split_chunks,
 )
 from gateway_contracts.rpc import BootstrapReply, RpcError, encode_error, parse_reply
 from gateway_contracts.schema import EXPORTED, write_schemas
@@ -120,3 +122,12 @@ def test_schema_export_writes_valid_json(tmp_path: Path) -> None:
     assert len(written) == len(EXPORTED)
     for path in written:
         assert json.loads(path.read_text())["title"] == path.stem
+
+
+def test_chunks_frame_round_trip() -> None:
+    chunks = [b'{"id":"a","choices":[{"delta":{"content":"line\\nbreak"}}]}', b'{"id":"a","choices":[]}']
+
+    frame = encode_chunks_frame(chunks)
+
+    assert frame[0] == FrameKind.CHUNKS
+    assert split_chunks(frame[1:]) == chunks

@@ -31,6 +31,15 @@ def test_body_gets_cost_inside_usage() -> None:
     assert completion["usage"]["cost"]["total"] == "0.0000025"
 
 
+def test_body_cost_from_parsed_document() -> None:
+    body = b'{"id":"c1","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":4,"total_tokens":5}}'
+
+    from_document = body_with_cost(body, COST, orjson.loads(body))
+
+    assert from_document == body_with_cost(body, COST)
+    assert orjson.loads(from_document)["usage"]["cost"]["total"] == "0.0000025"
+
+
 def test_body_without_usage_is_unchanged() -> None:
     body = b'{"id":"c1","choices":[]}'
 

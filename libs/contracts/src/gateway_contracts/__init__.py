@@ -36,9 +36,11 @@ from gateway_contracts.frames import (
     ErrorFrame,
     FrameKind,
     decode_dispatch,
+    encode_chunks_frame,
     encode_dispatch,
     encode_error_frame,
     encode_frame,
+    split_chunks,
 )
 from gateway_contracts.pricing import CostRange, cost_range, price_usage, worst_case_cost
 from gateway_contracts.public_events import (
@@ -148,6 +150,7 @@ __all__ = [
     "decode_event",
     "describe_validation_error",
     "effort_for_budget",
+    "encode_chunks_frame",
     "encode_dispatch",
     "encode_error_frame",
     "encode_frame",
@@ -157,6 +160,7 @@ __all__ = [
     "plan_reasoning",
     "price_usage",
     "requested_thinking",
+    "split_chunks",
     "split_thinking_suffix",
     "status_for",
     "worst_case_cost",

@@ -5,10 +5,15 @@ subject. The payload is the `DispatchMeta` JSON object, a newline, then the
 chat request body as JSON. The router replies on the reply subject with a
 sequence of frames, each one byte of `FrameKind` followed by its payload:
 
-- streaming: CHUNK*, then DONE or ERROR;
+- streaming: CHUNK* (or CHUNKS*), then DONE or ERROR;
 - non-streaming: RESPONSE or ERROR;
 - HEARTBEAT at any time while the upstream is silent, so that the edge can
   tell a slow model from a dead router.
+
+A CHUNKS frame carries several chunks that the router had in hand at once,
+joined by newlines, in one NATS message instead of one each. It goes only
+to an edge whose dispatch set `chunk_batches`, so an edge that predates it
+keeps receiving CHUNK frames.
 
 A frame larger than the server's max_payload travels through the object
 store `bus.PAYLOAD_OBJECT_STORE`: the router stores the whole frame and sends
@@ -51,10 +56,13 @@ class DispatchMeta(TypedDict):
     # project's and the key's daily budget, reported back in the usage event.
     reserved_project_usd: NotRequired[str]
     reserved_key_usd: NotRequired[str]
+    # Whether the edge reads CHUNKS frames; absent means it does not.
+    chunk_batches: NotRequired[bool]
 
 
 class FrameKind(IntEnum):
     CHUNK = ord("c")
+    CHUNKS = ord("s")
     DONE = ord("d")
     RESPONSE = ord("r")
     ERROR = ord("e")
@@ -88,6 +96,21 @@ def decode_dispatch(data: bytes) -> tuple[DispatchMeta, bytes]:
 
 def encode_frame(kind: FrameKind, payload: bytes = b"") -> bytes:
     return bytes([kind]) + payload
+
+
+def encode_chunks_frame(chunks: list[bytes]) -> bytes:
+    """Join stream chunks into one CHUNKS frame.
+
+    Each chunk is one upstream `data:` line's JSON, which has no raw newline
+    because an SSE line ends at one, and JSON writes newlines in strings as
+    escapes.
+    """
+    return bytes([FrameKind.CHUNKS]) + b"\n".join(chunks)
+
+
+def split_chunks(payload: bytes) -> list[bytes]:
+    """Return the chunks of a CHUNKS frame's payload, in order."""
+    return payload.split(b"\n")
 
 
 def encode_error_frame(error: ErrorFrame) -> bytes:

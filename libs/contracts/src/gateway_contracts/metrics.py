@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from nats.js import JetStreamContext
 from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 from gateway_contracts.records import CatalogEntry
 
@@ -24,6 +26,7 @@ __all__ = [
     "RPC_DURATION",
     "RPC_REQUESTS",
     "ConsumerLagMonitor",
+    "labelled",
     "model_labels",
 ]
 
@@ -63,6 +66,23 @@ def model_labels(entry: CatalogEntry | None) -> tuple[str, str]:
     if entry is None:
         return OTHER, OTHER
     return entry.id, entry.provider
+
+
+_CHILDREN: dict[tuple[MetricWrapperBase, tuple[str, ...]], Any] = {}
+
+
+def labelled(metric: MetricWrapperBase, *values: str) -> Any:
+    """Return `metric.labels(*values)`, kept after the first call for these values.
+
+    `labels` takes a lock and converts every value on each call, about a
+    microsecond, and the hot path records several labelled metrics per
+    request. Label values are bounded (see above), so the cache is too.
+    """
+    key = (metric, values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child
 
 
 class ConsumerLagMonitor:

@@ -37,32 +37,44 @@ def price_usage(usage: TokenUsage, price: Price | None, *, estimated: bool = Fal
     )
     plain_output = max(usage.completion_tokens - usage.reasoning_tokens - usage.audio_output_tokens, 0)
 
-    # (tokens, USD per million tokens or None) per part; a part may sum several kinds.
-    token_parts: dict[str, list[tuple[int, Decimal | None]]] = {
-        "input": [(plain_input, prices.input)],
-        "cached_input": [(usage.cached_tokens, _first(prices.cached_input, prices.input))],
-        "cache_write": [
-            (cache_write_5m, _first(prices.cache_write, prices.input)),
-            (usage.cache_write_1h_tokens, _first(prices.cache_write_1h, prices.cache_write, prices.input)),
-        ],
-        "output": [(plain_output, prices.output)],
-        "reasoning": [(usage.reasoning_tokens, _first(prices.reasoning, prices.output))],
-        "audio_input": [(usage.audio_input_tokens, _first(prices.audio_input, prices.input))],
-        "audio_output": [(usage.audio_output_tokens, _first(prices.audio_output, prices.output))],
-    }
-    costs: dict[str, Decimal] = {}
-    incomplete = False
-    for part, pieces in token_parts.items():
-        amount = _ZERO
-        for tokens, per_million in pieces:
-            if tokens and per_million is None:
-                incomplete = True
-            amount += tokens * (per_million or _ZERO)
-        costs[part] = amount / PER_MILLION
+    # (part, tokens, USD per million tokens or None) for each kind with
+    # tokens; a part may sum several kinds. A kind without tokens costs
+    # exactly zero, and most requests use two or three of the eight, so the
+    # others cost no Decimal arithmetic (their parts serialize as "0").
+    pieces: list[tuple[str, int, Decimal | None]] = []
+    if plain_input:
+        pieces.append(("input", plain_input, prices.input))
+    if usage.cached_tokens:
+        pieces.append(("cached_input", usage.cached_tokens, _first(prices.cached_input, prices.input)))
+    if cache_write_5m:
+        pieces.append(("cache_write", cache_write_5m, _first(prices.cache_write, prices.input)))
+    if usage.cache_write_1h_tokens:
+        rate = _first(prices.cache_write_1h, prices.cache_write, prices.input)
+        pieces.append(("cache_write", usage.cache_write_1h_tokens, rate))
+    if plain_output:
+        pieces.append(("output", plain_output, prices.output))
+    if usage.reasoning_tokens:
+        pieces.append(("reasoning", usage.reasoning_tokens, _first(prices.reasoning, prices.output)))
+    if usage.audio_input_tokens:
+        pieces.append(("audio_input", usage.audio_input_tokens, _first(prices.audio_input, prices.input)))
+    if usage.audio_output_tokens:
+        pieces.append(("audio_output", usage.audio_output_tokens, _first(prices.audio_output, prices.output)))
 
-    costs["image_input"] = usage.input_images * (price.per_input_image or _ZERO)
-    costs["image_output"] = usage.output_images * (price.per_output_image or _ZERO)
-    costs["request"] = (price.per_request or _ZERO) if _billable(usage) else _ZERO
+    amounts: dict[str, Decimal] = {}
+    incomplete = False
+    for part, tokens, per_million in pieces:
+        if per_million is None:
+            incomplete = True
+            continue
+        amounts[part] = amounts.get(part, _ZERO) + tokens * per_million
+    costs = {part: amount / PER_MILLION for part, amount in amounts.items()}
+
+    if usage.input_images:
+        costs["image_input"] = usage.input_images * (price.per_input_image or _ZERO)
+    if usage.output_images:
+        costs["image_output"] = usage.output_images * (price.per_output_image or _ZERO)
+    if price.per_request and _billable(usage):
+        costs["request"] = price.per_request
     return CostBreakdown(**costs, total=sum(costs.values(), _ZERO), estimated=estimated, incomplete=incomplete)
 
 

@@ -28,9 +28,10 @@ from gateway_edge import (
 from gateway_edge.auth import Authenticator
 from gateway_edge.budgets import BudgetGate
 from gateway_edge.catalog import ModelDirectory
+from gateway_edge.chat_endpoint import ChatEndpoint
 from gateway_edge.errors import install_handlers
 from gateway_edge.guards import RejectControlCharacters
-from gateway_edge.observability import TELEMETRY, ObservabilityMiddleware
+from gateway_edge.observability import ObservabilityMiddleware, telemetry_config
 from gateway_edge.router_client import RouterClient
 from gateway_edge.settings import EdgeSettings
 from gateway_edge.state import EdgeState
@@ -58,10 +59,12 @@ def create_app(settings: EdgeSettings | None = None) -> FastAPI:
         lifespan=lifespan,
         # A trailing slash gets a 404 in OpenAI's error shape, not a redirect with an empty body.
         redirect_slashes=False,
-        telemetry=TELEMETRY,
+        telemetry=telemetry_config(),
     )
     install_handlers(app)
-    # The last middleware added runs first: the request id must cover the guard's 400s too.
+    # The last middleware added runs first. The chat endpoint runs inside the
+    # guard, and the request id covers the guard's 400s too.
+    app.add_middleware(ChatEndpoint)
     app.add_middleware(RejectControlCharacters)
     app.add_middleware(ObservabilityMiddleware)
     public = (chat, models, usage, analytics, recent, budget_status, sessions)

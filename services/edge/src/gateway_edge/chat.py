@@ -22,7 +22,7 @@ from gateway_contracts import (
 from gateway_contracts.telemetry import REQUEST_ID
 from gateway_edge import metrics
 from gateway_edge.admission import admit, dry_run
-from gateway_edge.budgets import Reservation
+from gateway_edge.budgets import BUDGET_HEADER, Reservation
 from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
 from gateway_edge.observability import observe_chat, observe_error
@@ -36,8 +36,6 @@ router = APIRouter()
 logger = logging.getLogger("gateway_edge.chat")
 
 _DRY_RUN_HEADER = "x-gateway-dry-run"
-# The smallest remaining daily budget of the request's project and key, after its reservation.
-BUDGET_HEADER = "x-gateway-budget-remaining-usd"
 
 _REQUEST_SCHEMA = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
 
@@ -78,6 +76,8 @@ async def chat_completions(request: Request) -> Response:
         "include_usage": chat.include_usage,
         "received_at": received_at,
     }
+    if chat.stream:
+        meta["chunk_batches"] = True
     headers = {"x-request-id": request_id}
     session = session_of(chat, request)
     if session is not None:
@@ -100,10 +100,13 @@ async def chat_completions(request: Request) -> Response:
         headers[BUDGET_HEADER] = format(reservation.remaining_usd, "f")
 
     exchange = await dispatch(state, meta, body, reservation)
+    # One task per request notices a disconnect, for the first frame and, when streaming, the rest.
+    watcher = watch_disconnect(state.router, exchange, request.receive)
     try:
-        first = await first_frame(state.router, exchange, request.receive)
-    except EdgeError as error:
-        if reservation is not None and error.code == "router_unavailable" and error.status == 503:
+        first = await next_output_frame(state.router, exchange)
+    except BaseException as error:
+        watcher.cancel()
+        if reservation is not None and _never_dispatched(error):
             # No router was subscribed, so nothing ran and no usage event will settle it.
             await state.budgets.release(reservation)
         raise
@@ -111,15 +114,20 @@ async def chat_completions(request: Request) -> Response:
         # The client went away before the reply started; nobody reads a response.
         return Response(status_code=499)
 
-    if first.kind is FrameKind.ERROR:
+    if first.kind is FrameKind.ERROR or not chat.stream:
+        watcher.cancel()
         state.router.finish(exchange)
+    if first.kind is FrameKind.ERROR:
         return _error_from_frame(first, headers)
     if not chat.stream:
-        state.router.finish(exchange)
         return Response(first.payload, media_type="application/json", headers=headers)
     return EventStreamResponse(
-        state.router, exchange, first, [(key.encode(), value.encode()) for key, value in headers.items()]
+        state.router, exchange, first, [(key.encode(), value.encode()) for key, value in headers.items()], watcher
     )
+
+
+def _never_dispatched(error: BaseException) -> bool:
+    return isinstance(error, EdgeError) and error.code == "router_unavailable" and error.status == 503
 
 
 async def dispatch(state: EdgeState, meta: DispatchMeta, body: bytes, reservation: Reservation | None) -> Exchange:
@@ -167,28 +175,40 @@ def _too_large(limit: int) -> EdgeError:
 
 async def first_frame(router_client: RouterClient, exchange: Exchange, receive: Receive) -> Frame | None:
     """Wait for the first frame that is not a heartbeat, or return None if the client disconnects first."""
-    disconnect = asyncio.ensure_future(_wait_for_disconnect(receive))
+    watcher = watch_disconnect(router_client, exchange, receive)
+    try:
+        return await next_output_frame(router_client, exchange)
+    finally:
+        watcher.cancel()
+
+
+async def next_output_frame(router_client: RouterClient, exchange: Exchange) -> Frame | None:
+    """Wait for the next frame that is not a heartbeat, or None once the client disconnected.
+
+    Publishes a cancel to the routers when the client disconnected or the wait failed.
+    """
     try:
         while True:
-            frame_task = asyncio.ensure_future(router_client.next_frame(exchange))
-            done, _pending = await asyncio.wait({frame_task, disconnect}, return_when=asyncio.FIRST_COMPLETED)
-            if frame_task not in done:
-                frame_task.cancel()
+            frame = await router_client.next_frame(exchange)
+            if frame is None:
                 await router_client.cancel(exchange)
                 return None
-            frame = frame_task.result()
             if frame.kind is not FrameKind.HEARTBEAT:
                 return frame
     except BaseException:
         await router_client.cancel(exchange)
         raise
-    finally:
-        disconnect.cancel()
 
 
-async def _wait_for_disconnect(receive: Receive) -> None:
+def watch_disconnect(router_client: RouterClient, exchange: Exchange, receive: Receive) -> asyncio.Task[None]:
+    """Start a task that ends the exchange's frames once the client disconnects; cancel it when done."""
+    return asyncio.ensure_future(_wait_for_disconnect(router_client, exchange, receive))
+
+
+async def _wait_for_disconnect(router_client: RouterClient, exchange: Exchange, receive: Receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+    router_client.client_disconnected(exchange)
 
 
 def _error_from_frame(frame: Frame, headers: dict[str, str]) -> Response:

@@ -68,18 +68,22 @@ def raw_error_response(status: int, body: dict[str, object], headers: Mapping[st
 _HTTP_CODES: dict[int, ErrorCode] = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
+def edge_error_response(error: EdgeError) -> Response:
+    observe_error(error.code)
+    return error_response(
+        error.code,
+        error.message,
+        param=error.param,
+        status=error.status,
+        headers=error.headers,
+        budget=error.budget,
+    )
+
+
 def install_handlers(app: FastAPI) -> None:
     async def on_edge_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, EdgeError)
-        observe_error(error.code)
-        return error_response(
-            error.code,
-            error.message,
-            param=error.param,
-            status=error.status,
-            headers=error.headers,
-            budget=error.budget,
-        )
+        return edge_error_response(error)
 
     async def on_http_error(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)

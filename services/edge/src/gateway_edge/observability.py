@@ -8,15 +8,15 @@ in its `Observation` (model, provider, error code, first output) so that the
 chat metrics carry those labels.
 
 FastAPI's own OpenTelemetry support opens the server span, outside this
-middleware, when a tracer provider is installed; `TELEMETRY` configures it.
+middleware, when a tracer provider is installed; `telemetry_config` configures it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
-import uuid
 from collections.abc import MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,7 +28,7 @@ from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway_contracts import CatalogEntry, error_body
-from gateway_contracts.metrics import OTHER, model_labels
+from gateway_contracts.metrics import OTHER, labelled, model_labels
 from gateway_contracts.telemetry import REQUEST_ID, tracing_enabled
 from gateway_edge import metrics
 
@@ -44,17 +44,25 @@ def _untraced(scope: MutableMapping[str, Any]) -> bool:
     return scope.get("path") in _UNTRACED_PATHS
 
 
-# FastAPI's server span only: no span per dependency and endpoint call, no
-# OpenTelemetry metrics (Prometheus has them), and no OpenTelemetry log
-# records of exceptions, whose messages could hold a request's content.
-TELEMETRY: TelemetryConfig = {
-    "tracing": True,
-    "operation_spans": False,
-    "metrics": False,
-    "logs": False,
-    "auto_configure": False,
-    "exclude": _untraced,
-}
+def telemetry_config() -> TelemetryConfig:
+    """FastAPI's server span only, and only when `gateway serve` installed a tracer provider.
+
+    No span per dependency and endpoint call, no OpenTelemetry metrics
+    (Prometheus has them), and no OpenTelemetry log records of exceptions,
+    whose messages could hold a request's content. Naming the provider here,
+    or turning tracing off, spares FastAPI a look-up of the global provider on
+    every request.
+    """
+    enabled = tracing_enabled()
+    return {
+        "tracing": enabled,
+        "tracer_provider": trace.get_tracer_provider() if enabled else None,
+        "operation_spans": False,
+        "metrics": False,
+        "logs": False,
+        "auto_configure": False,
+        "exclude": _untraced,
+    }
 
 
 @dataclass(slots=True)
@@ -109,7 +117,8 @@ class ObservabilityMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = f"req_{uuid.uuid4().hex}"
+        # 128 random bits in the shape of a uuid4's hex, for a fifth of uuid4()'s cost.
+        request_id = f"req_{os.urandom(16).hex()}"
         observation = Observation(request_id=request_id, started_at=time.perf_counter())
         observation_token = _OBSERVATION.set(observation)
         request_id_token = REQUEST_ID.set(request_id)
@@ -179,14 +188,14 @@ def _record(scope: Scope, observation: Observation, status: int) -> None:
     elapsed = time.perf_counter() - observation.started_at
     method = scope["method"] if scope["method"] in _METHODS else OTHER
     route = _route(scope)
-    metrics.HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    metrics.HTTP_DURATION.labels(method, route).observe(elapsed)
+    labelled(metrics.HTTP_REQUESTS, method, route, str(status)).inc()
+    labelled(metrics.HTTP_DURATION, method, route).observe(elapsed)
     if not observation.chat:
         return
 
     model, provider = observation.model, observation.provider
-    metrics.CHAT_REQUESTS.labels(model, provider, str(status)).inc()
-    metrics.CHAT_DURATION.labels(model, provider, "true" if observation.stream else "false").observe(elapsed)
+    labelled(metrics.CHAT_REQUESTS, model, provider, str(status)).inc()
+    labelled(metrics.CHAT_DURATION, model, provider, "true" if observation.stream else "false").observe(elapsed)
     if observation.error_code is not None:
         metrics.CHAT_ERRORS.labels(model, provider, observation.error_code).inc()
     elif status >= 400:

@@ -37,6 +37,7 @@ class Frame:
 class _Signal(Enum):
     IDLE = "idle"
     OVERFLOW = "overflow"
+    DISCONNECTED = "disconnected"
 
 
 @dataclass(slots=True)
@@ -97,9 +98,14 @@ class RouterClient:
             raise
         return exchange
 
-    async def next_frame(self, exchange: Exchange) -> Frame:
-        """Wait for the request's next frame; raises EdgeError when the router is gone or silent."""
+    async def next_frame(self, exchange: Exchange) -> Frame | None:
+        """Wait for the request's next frame, or None once its client disconnected.
+
+        Raises EdgeError when the router is gone or silent, or the client reads too slowly.
+        """
         msg = await exchange.queue.get()
+        if msg is _Signal.DISCONNECTED:
+            return None
         if msg is _Signal.IDLE:
             raise EdgeError(
                 "router_unavailable",
@@ -128,6 +134,14 @@ class RouterClient:
         result = await store.get(name)
         await store.delete(name)
         return result.data or b""
+
+    def has_frame(self, exchange: Exchange) -> bool:
+        """Whether `next_frame` would return without waiting."""
+        return not exchange.queue.empty()
+
+    def client_disconnected(self, exchange: Exchange) -> None:
+        """Make `next_frame` return None once the frames already received are taken."""
+        exchange.queue.put_nowait(_Signal.DISCONNECTED)
 
     def finish(self, exchange: Exchange) -> None:
         """Forget the exchange once its last frame arrived."""

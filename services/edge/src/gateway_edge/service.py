@@ -12,6 +12,7 @@ import uvicorn
 
 from gateway_contracts.health import ServiceHealth
 from gateway_edge.app import create_app
+from gateway_edge.http_protocol import CoalescingHttpToolsProtocol
 from gateway_edge.settings import EdgeSettings
 
 logger = logging.getLogger("gateway_edge")
@@ -45,7 +46,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
         host=settings.host,
         port=settings.port,
         loop="none",
-        http="httptools",
+        http=CoalescingHttpToolsProtocol,
         lifespan="on",
         access_log=False,
         log_config=None,

@@ -39,6 +39,7 @@ from gateway_contracts import (
     bus,
     catalog_key,
     decode_dispatch,
+    encode_chunks_frame,
     encode_error_frame,
     encode_frame,
     event_id,
@@ -48,7 +49,7 @@ from gateway_contracts import (
     split_thinking_suffix,
 )
 from gateway_contracts.kv import BucketMirror
-from gateway_contracts.metrics import model_labels
+from gateway_contracts.metrics import labelled, model_labels
 from gateway_contracts.sessions import session_event_subject
 from gateway_contracts.telemetry import REQUEST_ID, context_from_headers, tracer, tracing_enabled
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
@@ -79,6 +80,9 @@ _tracer = tracer("gateway_router")
 
 # Room left in a NATS message for the protocol line around a reply frame.
 _FRAME_RESERVE = 4 * 1024
+# Bytes of stream chunks sent in one CHUNKS frame at most, well below NATS's
+# default max_payload of 1 MiB, so that a batch needs no object store.
+_MAX_BATCH_BYTES = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -102,6 +106,24 @@ class Job:
     started: bool = False
     # Keeps the held frames ahead of later ones when the heartbeat loop releases them.
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+@dataclass(slots=True)
+class _ReadyChunks:
+    """Stream chunks received and not sent yet."""
+
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+
+    def add(self, chunk: bytes) -> bool:
+        """Keep `chunk`; returns whether enough bytes wait that they should go now."""
+        self.chunks.append(chunk)
+        self.size += len(chunk)
+        return self.size >= _MAX_BATCH_BYTES
+
+    def take(self) -> list[bytes]:
+        chunks, self.chunks, self.size = self.chunks, [], 0
+        return chunks
 
 
 @dataclass(slots=True)
@@ -202,6 +224,14 @@ class Dispatcher:
             if frame is not None:
                 await self._send(job, frame)
 
+    async def _release_chunks(self, job: Job, chunks: list[bytes]) -> None:
+        """Send stream chunks, as one CHUNKS frame when there are several and the edge reads them."""
+        if len(chunks) > 1 and job.meta.get("chunk_batches"):
+            await self._release(job, encode_chunks_frame(chunks))
+            return
+        for chunk in chunks:
+            await self._release(job, encode_frame(FrameKind.CHUNK, chunk))
+
     async def _send(self, job: Job, frame: bytes) -> None:
         job.last_frame_at = time.monotonic()
         if len(frame) > self._nc.max_payload - _FRAME_RESERVE:
@@ -262,8 +292,10 @@ class Dispatcher:
             _record_outcome(outcome, span)
             if self._log_content and outcome.message is not None:
                 logger.debug("Request %s reply: %s", job.meta["request_id"], orjson.dumps(outcome.message).decode())
-            # Shielded: a request cancelled by its client is still accounted for.
-            await asyncio.shield(self._publish_events(job, outcome))
+            # Queued without an await, so a request cancelled by its client is still accounted for.
+            self._publish_events(job, outcome)
+            # Sent now, the events go out in the NATS client's next write with the last frame.
+            await self._publisher.flush()
 
     async def _serve(self, job: Job, raw_body: bytes, outcome: Outcome) -> None:
         meta = job.meta
@@ -337,7 +369,7 @@ class Dispatcher:
         model, provider = model_labels(outcome.entry)
         attempt = 1
         while True:
-            UPSTREAM_REQUESTS.labels(model, provider).inc()
+            labelled(UPSTREAM_REQUESTS, model, provider).inc()
             started = time.perf_counter()
             try:
                 with translate_transport_errors(outcome.route.spec.name):
@@ -345,13 +377,13 @@ class Dispatcher:
                         response = await self._stream(job, adapter, context, request, outcome, started)
                     else:
                         response = await self._complete(job, adapter, context, request, outcome)
-                UPSTREAM_DURATION.labels(model, provider, "true" if context.stream else "false").observe(
+                labelled(UPSTREAM_DURATION, model, provider, "true" if context.stream else "false").observe(
                     time.perf_counter() - started
                 )
                 record_reply(span, response, outcome.reply.finish_reason, outcome.usage, outcome.cost)
                 return
             except UpstreamFailed as error:
-                UPSTREAM_ERRORS.labels(model, provider, error.code).inc()
+                labelled(UPSTREAM_ERRORS, model, provider, error.code).inc()
                 delay = None if job.started else self._retry.delay(attempt, error)
                 if delay is None:
                     raise
@@ -392,7 +424,7 @@ class Dispatcher:
         job.started = True
         cost = self._price(job, outcome)
         await self._store_session_turns(job, outcome)
-        await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost)))
+        await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost, parsed.document)))
         return _reply_summary(parsed.body, outcome) if tracing_enabled() else None
 
     async def _stream(
@@ -419,24 +451,42 @@ class Dispatcher:
                 data = await response.read()
                 raise adapter.classify_error(502, data, response.headers, context)
 
-            async for piece in adapter.parse_stream(data_lines(response.content), context):
-                if first is None:
-                    first = piece.chunk
-                payload = piece.payload
-                if piece.usage is not None:
-                    outcome.usage = piece.usage
-                    if not piece.chunk.get("choices") and not include_usage:
+            # Chunks are collected while the upstream's bytes are in hand and
+            # sent on before the next read, which may wait for the network.
+            ready = _ReadyChunks()
+
+            async def send_ready() -> None:
+                if ready.chunks:
+                    await self._release_chunks(job, ready.take())
+
+            try:
+                lines = data_lines(response.content, before_read=send_ready)
+                async for piece in adapter.parse_stream(lines, context):
+                    if first is None:
+                        first = piece.chunk
+                    payload = piece.payload
+                    if piece.usage is not None:
+                        outcome.usage = piece.usage
+                        if not piece.chunk.get("choices") and not include_usage:
+                            continue
+                        payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
+                    outcome.reply.add(piece.chunk)
+                    if not job.started and not outcome.reply.has_output:
+                        job.held.append(encode_frame(FrameKind.CHUNK, payload))
                         continue
-                    payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
-                outcome.reply.add(piece.chunk)
-                frame = encode_frame(FrameKind.CHUNK, payload)
-                if not job.started and not outcome.reply.has_output:
-                    job.held.append(frame)
-                    continue
-                if outcome.first_token_at is None and outcome.reply.has_output:
-                    outcome.first_token_at = time.time()
-                    UPSTREAM_FIRST_TOKEN.labels(*model_labels(context.entry)).observe(time.perf_counter() - started)
-                await self._release(job, frame)
+                    if outcome.first_token_at is None and outcome.reply.has_output:
+                        outcome.first_token_at = time.time()
+                        labelled(UPSTREAM_FIRST_TOKEN, *model_labels(context.entry)).observe(
+                            time.perf_counter() - started
+                        )
+                    if ready.add(payload):
+                        await send_ready()
+            except Exception:
+                # What the upstream sent before failing reaches the client, as
+                # it would have chunk by chunk, and ends the chance of a retry.
+                await send_ready()
+                raise
+            await send_ready()
 
         outcome.message = outcome.reply.message()
         await self._store_session_turns(job, outcome)
@@ -505,10 +555,10 @@ class Dispatcher:
             )
         return route
 
-    async def _publish_events(self, job: Job, outcome: Outcome) -> None:
+    def _publish_events(self, job: Job, outcome: Outcome) -> None:
         try:
             usage_event = self._usage_event(job, outcome)
-            await self._publisher.publish(
+            self._publisher.publish(
                 bus.USAGE_EVENT_SUBJECT,
                 usage_event.model_dump_json().encode(),
                 event_id("usage", job.meta["request_id"]),
@@ -516,7 +566,7 @@ class Dispatcher:
             # A cancelled request sends no last frame, so its session event goes out here.
             event = None if outcome.session_event_sent else self._session_event(job, outcome)
             if event is not None:
-                await self._publisher.publish(
+                self._publisher.publish(
                     event_subject(event),
                     encode_session_event(event, self._nc.max_payload - _FRAME_RESERVE),
                     event_id("session", job.meta["request_id"]),
@@ -546,6 +596,8 @@ class Dispatcher:
         ttft = None
         if outcome.first_token_at is not None:
             ttft = max((outcome.first_token_at - meta["received_at"]) * 1000, 0.0)
+        # Validated although every value is the router's own: model_construct() took 5.1 us against 3.9 us,
+        # and its result serialized slower too (pydantic 2.14.4).
         return UsageEvent(
             request_id=meta["request_id"],
             project_id=meta["project_id"],
@@ -587,7 +639,7 @@ def event_subject(event: SessionTurnsEvent) -> str:
 
 def _record_outcome(outcome: Outcome, span: Span | None) -> None:
     """Count the finished request under the model that served it, and mark a failed request's span."""
-    DISPATCHED.labels(*model_labels(outcome.entry), outcome.status).inc()
+    labelled(DISPATCHED, *model_labels(outcome.entry), outcome.status).inc()
     if span is None:
         return
     span.set_attribute("gateway.status", outcome.status)
@@ -665,9 +717,12 @@ def cost_json(cost: CostBreakdown) -> dict[str, Any]:
     return document
 
 
-def body_with_cost(data: bytes, cost: CostBreakdown) -> bytes:
-    """Add `usage.cost` to a `chat.completion` body; a body without `usage` is returned as it is."""
-    completion = orjson.loads(data)
+def body_with_cost(data: bytes, cost: CostBreakdown, document: dict[str, Any] | None = None) -> bytes:
+    """Add `usage.cost` to a `chat.completion` body; a body without `usage` is returned as it is.
+
+    `document` is `data` already parsed, which is then changed in place instead of parsing `data` again.
+    """
+    completion = orjson.loads(data) if document is None else document
     usage = completion.get("usage") if isinstance(completion, dict) else None
     if not isinstance(usage, dict):
         return data

@@ -1,11 +1,13 @@
 """JetStream publishing that never blocks a reply and never drops an event.
 
-`EventPublisher.publish` hands the event to the connection and returns; the
-JetStream ack arrives later. Events without an ack after `ack_timeout` are
-published again with the same `Nats-Msg-Id`, which JetStream deduplicates,
-so a retry cannot count twice. `drain` waits for the outstanding acks at
-shutdown. `publish_acked` waits for the ack instead, for an event that must
-be in the stream before the client hears that its request ended.
+`EventPublisher.publish` queues the event and returns at once, without a
+task or a future per event: a flusher task sends what is queued as plain
+NATS publishes whose replies (JetStream's acks) arrive on one wildcard
+subscription. Events without an ack after `ack_timeout` are published again
+with the same `Nats-Msg-Id`, which JetStream deduplicates, so a retry cannot
+count twice. `drain` waits for the outstanding acks at shutdown.
+`publish_acked` waits for the ack instead, for an event that must be in the
+stream before the client hears that its request ended.
 
 With tracing on, each event gets a producer span under the request's span,
 and its headers carry that span's context to the consumers.
@@ -16,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.errors import MaxPayloadError
 from nats.js import JetStreamContext
 from opentelemetry.trace import SpanKind
@@ -38,15 +43,24 @@ class _Pending:
     headers: dict[str, str]
     sent_at: float = 0.0
     attempts: int = 0
-    future: asyncio.Future | None = field(default=None, repr=False)
+    # The last segment of the reply subject of the attempt awaiting its ack; None when none is.
+    token: str | None = None
 
 
 class EventPublisher:
-    def __init__(self, js: JetStreamContext, ack_timeout: float) -> None:
+    def __init__(self, nc: NATS, js: JetStreamContext, ack_timeout: float) -> None:
+        self._nc = nc
         self._js = js
         self._ack_timeout = ack_timeout
         self._pending: dict[str, _Pending] = {}
-        self._retry_task: asyncio.Task[None] | None = None
+        # Attempts awaiting their ack, by reply token.
+        self._awaiting: dict[str, _Pending] = {}
+        self._queue: list[_Pending] = []
+        self._queued = asyncio.Event()
+        self._ack_prefix = f"{nc.new_inbox()}."
+        self._counter = 0
+        self._acks: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._drained = asyncio.Event()
         self._drained.set()
 
@@ -54,12 +68,18 @@ class EventPublisher:
     def pending(self) -> int:
         return len(self._pending)
 
-    def start(self) -> None:
-        self._retry_task = asyncio.create_task(self._retry_loop(), name="event-publisher-retry")
+    async def start(self) -> None:
+        self._acks = await self._nc.subscribe(
+            self._ack_prefix + "*", cb=self._on_ack, pending_msgs_limit=-1, pending_bytes_limit=-1
+        )
+        self._tasks = [
+            asyncio.create_task(self._flush_loop(), name="event-publisher-flush"),
+            asyncio.create_task(self._retry_loop(), name="event-publisher-retry"),
+        ]
 
-    async def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
-        """Send an event and track its ack; returns without waiting for the ack."""
-        await self._track(subject, payload, msg_id, _event_headers(subject, msg_id))
+    def publish(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Queue an event for sending and track its ack; returns without waiting for either."""
+        self._track(subject, payload, msg_id, _event_headers(subject, msg_id))
 
     async def publish_acked(self, subject: str, payload: bytes, msg_id: str) -> bool:
         """Publish and wait up to `ack_timeout` for the ack; returns whether it came.
@@ -75,15 +95,16 @@ class EventPublisher:
             return False
         except Exception:
             logger.warning("Event %s was not acked within %.1f s; will retry", msg_id, self._ack_timeout, exc_info=True)
-            await self._track(subject, payload, msg_id, headers)
+            self._track(subject, payload, msg_id, headers)
             return False
         return True
 
-    async def _track(self, subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> None:
+    def _track(self, subject: str, payload: bytes, msg_id: str, headers: dict[str, str]) -> None:
         pending = _Pending(subject, payload, msg_id, headers)
         self._pending[msg_id] = pending
         self._drained.clear()
-        await self._send(pending)
+        self._queue.append(pending)
+        self._queued.set()
 
     async def drain(self, timeout: float) -> None:
         """Wait until every event is acked, or log how many were not after `timeout`."""
@@ -91,15 +112,34 @@ class EventPublisher:
             await asyncio.wait_for(self._drained.wait(), timeout)
         except TimeoutError:
             logger.error("Shut down with %d unacked events; they were not stored", len(self._pending))
-        if self._retry_task is not None:
-            self._retry_task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        if self._acks is not None:
+            await self._acks.unsubscribe()
+
+    async def flush(self) -> None:
+        """Send the queued events now instead of in the flusher's next turn."""
+        self._queued.clear()
+        batch, self._queue = self._queue, []
+        for pending in batch:
+            await self._send(pending)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._queued.wait()
+            await self.flush()
 
     async def _send(self, pending: _Pending) -> None:
+        if pending.token is not None:
+            self._awaiting.pop(pending.token, None)
+            pending.token = None
+        self._counter += 1
+        token = str(self._counter)
         pending.attempts += 1
         pending.sent_at = time.monotonic()
         try:
-            future = await self._js.publish_async(
-                pending.subject, pending.payload, headers=pending.headers, wait_stall=1.0
+            await self._nc.publish(
+                pending.subject, pending.payload, reply=self._ack_prefix + token, headers=pending.headers
             )
         except MaxPayloadError:
             # No retry can make it fit: drop it once, loudly, instead of every second forever.
@@ -109,21 +149,24 @@ class EventPublisher:
             self._forget(pending.msg_id)
             return
         except Exception:
-            # Not connected, or too many acks outstanding: the retry loop sends it again.
+            # Not connected, or the connection's buffer is full: the retry loop sends it again.
             logger.warning("Publish of event %s failed; will retry", pending.msg_id, exc_info=True)
             return
-        pending.future = future
-        future.add_done_callback(lambda done, msg_id=pending.msg_id: self._on_ack(msg_id, done))
+        pending.token = token
+        self._awaiting[token] = pending
 
-    def _on_ack(self, msg_id: str, future: asyncio.Future) -> None:
-        pending = self._pending.get(msg_id)
-        if pending is None or pending.future is not future or future.cancelled():
+    async def _on_ack(self, msg: Msg) -> None:
+        pending = self._awaiting.pop(msg.subject[len(self._ack_prefix) :], None)
+        if pending is None:
             return
-        if future.exception() is not None:
-            logger.warning("JetStream rejected event %s: %s; will retry", msg_id, future.exception())
-            pending.future = None
+        pending.token = None
+        # An ack is `{"stream": ..., "seq": ...}`. No stream on the subject
+        # gives an empty message with a 503 status header; a refusal gives
+        # `{"error": ...}`. Either way the retry loop sends the event again.
+        if not msg.data or b'"error"' in msg.data:
+            logger.warning("JetStream rejected event %s: %r; will retry", pending.msg_id, msg.data[:200])
             return
-        self._forget(msg_id)
+        self._forget(pending.msg_id)
 
     def _forget(self, msg_id: str) -> None:
         self._pending.pop(msg_id, None)
@@ -135,12 +178,11 @@ class EventPublisher:
             await asyncio.sleep(min(self._ack_timeout, 1.0))
             now = time.monotonic()
             for pending in list(self._pending.values()):
-                if pending.future is not None and now - pending.sent_at < self._ack_timeout:
+                if pending.token is not None and now - pending.sent_at < self._ack_timeout:
                     continue
-                if pending.future is not None:
-                    # Cancelling gives the slot back to nats-py's pending limit.
-                    pending.future.cancel()
-                    pending.future = None
+                if pending.attempts == 0:
+                    # Still queued for the flusher.
+                    continue
                 if pending.attempts in (2, 10, 100):
                     logger.warning("Event %s still unacked after %d attempts", pending.msg_id, pending.attempts)
                 await self._send(pending)

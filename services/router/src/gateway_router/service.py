@@ -47,8 +47,8 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET, settings.nats_replicas), CatalogEntry)
     await catalog.start()
 
-    publisher = EventPublisher(js, settings.event_ack_timeout_seconds)
-    publisher.start()
+    publisher = EventPublisher(nc, js, settings.event_ack_timeout_seconds)
+    await publisher.start()
     http = _http_session(settings)
     media = MediaFetcher(settings.media_max_bytes, settings.media_fetch_timeout_seconds)
     retry = RetryPolicy(settings.max_attempts, settings.retry_backoff_seconds, settings.retry_max_wait_seconds)

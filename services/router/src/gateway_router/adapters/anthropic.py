@@ -139,7 +139,9 @@ class AnthropicAdapter:
             "finish_reason": _FINISH_REASONS.get(reply.get("stop_reason") or "", "stop"),
         }
         body = completion(f"chatcmpl-{reply.get('id', '')}", model, [choice], usage)
-        return ParsedResponse(body=orjson.dumps(body), usage=usage, message=message, upstream_model=model)
+        return ParsedResponse(
+            body=orjson.dumps(body), usage=usage, message=message, upstream_model=model, document=body
+        )
 
     async def parse_stream(self, lines: AsyncIterator[bytes], context: CallContext) -> AsyncIterator[StreamPiece]:
         stream = _MessageStream(context)

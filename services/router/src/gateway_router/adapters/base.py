@@ -27,6 +27,8 @@ class ParsedResponse:
     # The first choice's message, for the session history.
     message: dict[str, Any] | None
     upstream_model: str
+    # `body` parsed, when the adapter has it, so that adding the cost needs no second parse.
+    document: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)

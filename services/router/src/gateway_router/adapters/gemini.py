@@ -107,7 +107,9 @@ class GeminiAdapter:
         usage = _usage(reply.get("usageMetadata") or {})
         body = completion(f"chatcmpl-{reply.get('responseId', '')}", model, choices, usage)
         message = choices[0]["message"] if choices else None
-        return ParsedResponse(body=orjson.dumps(body), usage=usage, message=message, upstream_model=model)
+        return ParsedResponse(
+            body=orjson.dumps(body), usage=usage, message=message, upstream_model=model, document=body
+        )
 
     async def parse_stream(self, lines: AsyncIterator[bytes], context: CallContext) -> AsyncIterator[StreamPiece]:
         writer: ChunkWriter | None = None

@@ -82,6 +82,7 @@ class OpenAIAdapter:
             usage=usage_from_openai(completion.get("usage")),
             message=message,
             upstream_model=str(completion.get("model") or context.entry.upstream_name),
+            document=completion,
         )
 
     async def parse_stream(self, lines: AsyncIterator[bytes], context: CallContext) -> AsyncIterator[StreamPiece]:
