@@ -7,7 +7,7 @@ from decimal import Decimal
 import orjson
 
 from gateway_contracts import CostBreakdown
-from gateway_router.dispatch import body_with_cost, chunk_with_cost, cost_json
+from gateway_router.billing import body_with_cost, chunk_with_cost, cost_json
 
 COST = CostBreakdown(input=Decimal("1E-7"), output=Decimal("0.0000024"), total=Decimal("0.0000025"))
 

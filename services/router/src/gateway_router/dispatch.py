@@ -6,9 +6,6 @@ import asyncio
 import logging
 import os
 import time
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -19,23 +16,17 @@ from nats.js import JetStreamContext
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from gateway_contracts import (
-    COST_PARTS,
     DONE_FRAME,
     HEARTBEAT_FRAME,
     CatalogEntry,
-    CostBreakdown,
     DispatchMeta,
     FrameKind,
-    Price,
     ReasoningNotSupported,
     ReasoningPlan,
     RequestProblem,
-    RequestStatus,
     SamplingParams,
     SessionTurnsEvent,
     ThinkingRequest,
-    TokenUsage,
-    UsageEvent,
     bus,
     catalog_key,
     decode_dispatch,
@@ -44,7 +35,6 @@ from gateway_contracts import (
     encode_frame,
     event_id,
     plan_reasoning,
-    price_usage,
     requested_thinking,
     split_thinking_suffix,
 )
@@ -52,11 +42,11 @@ from gateway_contracts.kv import BucketMirror
 from gateway_contracts.metrics import labelled, model_labels
 from gateway_contracts.sessions import session_event_subject
 from gateway_contracts.telemetry import REQUEST_ID, context_from_headers, tracer, tracing_enabled
-from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
-from gateway_router.accumulator import ReplyAccumulator
 from gateway_router.adapters import ADAPTERS, Adapter, UpstreamRequest
 from gateway_router.adapters.base import CallContext
+from gateway_router.billing import body_with_cost, chunk_with_cost, price_outcome, usage_event
 from gateway_router.errors import InternalFault, RequestRejected, RouterError, UpstreamFailed
+from gateway_router.job import Job, Outcome, ReadyChunks
 from gateway_router.media import MediaFetcher, inline_image_urls
 from gateway_router.observability import (
     DISPATCHED,
@@ -80,85 +70,6 @@ _tracer = tracer("gateway_router")
 
 # Room left in a NATS message for the protocol line around a reply frame.
 _FRAME_RESERVE = 4 * 1024
-# Bytes of stream chunks sent in one CHUNKS frame at most, well below NATS's
-# default max_payload of 1 MiB, so that a batch needs no object store.
-_MAX_BATCH_BYTES = 256 * 1024
-
-
-@dataclass(slots=True)
-class Job:
-    """A request in flight on this router."""
-
-    meta: DispatchMeta
-    reply_to: str
-    # The dispatch message's headers, which carry the edge's trace context.
-    headers: dict[str, str] | None = None
-    last_frame_at: float = field(default_factory=time.monotonic)
-    task: asyncio.Task[None] | None = None
-    # Frames of this request sent through the object store so far.
-    offloaded: int = 0
-    # Stream frames without output (the role chunk, for one), held back so
-    # that a failure before any output can still be retried. They go out with
-    # the first output, or instead of the first heartbeat.
-    held: list[bytes] = field(default_factory=list)
-    # Whether anything but heartbeats reached the edge; from then on a
-    # failure can be neither retried nor sent to another model.
-    started: bool = False
-    # Keeps the held frames ahead of later ones when the heartbeat loop releases them.
-    send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-
-@dataclass(slots=True)
-class _ReadyChunks:
-    """Stream chunks received and not sent yet."""
-
-    chunks: list[bytes] = field(default_factory=list)
-    size: int = 0
-
-    def add(self, chunk: bytes) -> bool:
-        """Keep `chunk`; returns whether enough bytes wait that they should go now."""
-        self.chunks.append(chunk)
-        self.size += len(chunk)
-        return self.size >= _MAX_BATCH_BYTES
-
-    def take(self) -> list[bytes]:
-        chunks, self.chunks, self.size = self.chunks, [], 0
-        return chunks
-
-
-@dataclass(slots=True)
-class Outcome:
-    """What the usage and session events report about a finished request."""
-
-    status: RequestStatus = "ok"
-    http_status: int = 200
-    error_code: str | None = None
-    entry: CatalogEntry | None = None
-    route: ProviderRoute | None = None
-    upstream_model: str | None = None
-    usage: TokenUsage | None = None
-    # The cost of `usage`, once the provider reported it.
-    cost: CostBreakdown | None = None
-    body: dict[str, Any] | None = None
-    reply: ReplyAccumulator = field(default_factory=ReplyAccumulator)
-    message: dict[str, Any] | None = None
-    first_token_at: float | None = None
-    # The body with its https images replaced by their bytes, made once for
-    # the providers that need them.
-    inlined_body: dict[str, Any] | None = None
-
-    session_event_sent: bool = False
-
-    def reset_reply(self) -> None:
-        self.reply = ReplyAccumulator()
-        self.usage = None
-        self.cost = None
-        self.first_token_at = None
-
-    def fail(self, error: RouterError) -> None:
-        self.status = "error"
-        self.http_status = error.status
-        self.error_code = error.code
 
 
 class Dispatcher:
@@ -422,7 +333,7 @@ class Dispatcher:
         outcome.upstream_model = parsed.upstream_model
         outcome.message = parsed.message
         job.started = True
-        cost = self._price(job, outcome)
+        cost = price_outcome(job, outcome)
         await self._store_session_turns(job, outcome)
         await self._send(job, encode_frame(FrameKind.RESPONSE, body_with_cost(parsed.body, cost, parsed.document)))
         return _reply_summary(parsed.body, outcome) if tracing_enabled() else None
@@ -453,7 +364,7 @@ class Dispatcher:
 
             # Chunks are collected while the upstream's bytes are in hand and
             # sent on before the next read, which may wait for the network.
-            ready = _ReadyChunks()
+            ready = ReadyChunks()
 
             async def send_ready() -> None:
                 if ready.chunks:
@@ -469,7 +380,7 @@ class Dispatcher:
                         outcome.usage = piece.usage
                         if not piece.chunk.get("choices") and not include_usage:
                             continue
-                        payload = chunk_with_cost(piece.chunk, self._price(job, outcome))
+                        payload = chunk_with_cost(piece.chunk, price_outcome(job, outcome))
                     outcome.reply.add(piece.chunk)
                     if not job.started and not outcome.reply.has_output:
                         job.held.append(encode_frame(FrameKind.CHUNK, payload))
@@ -557,10 +468,10 @@ class Dispatcher:
 
     def _publish_events(self, job: Job, outcome: Outcome) -> None:
         try:
-            usage_event = self._usage_event(job, outcome)
+            usage = usage_event(job, outcome)
             self._publisher.publish(
                 bus.USAGE_EVENT_SUBJECT,
-                usage_event.model_dump_json().encode(),
+                usage.model_dump_json().encode(),
                 event_id("usage", job.meta["request_id"]),
             )
             # A cancelled request sends no last frame, so its session event goes out here.
@@ -573,54 +484,6 @@ class Dispatcher:
                 )
         except Exception:
             logger.error("Could not publish the events of request %s", job.meta["request_id"], exc_info=True)
-
-    def _price(self, job: Job, outcome: Outcome) -> CostBreakdown:
-        """Price the provider's usage with the price in force on the request's UTC day, once."""
-        assert outcome.usage is not None
-        if outcome.usage.input_images == 0 and outcome.body is not None:
-            images = count_images(outcome.body.get("messages", []))
-            if images:
-                outcome.usage = outcome.usage.model_copy(update={"input_images": images})
-        outcome.cost = price_usage(outcome.usage, _price_at(outcome.entry, job.meta["received_at"]))
-        return outcome.cost
-
-    def _usage_event(self, job: Job, outcome: Outcome) -> UsageEvent:
-        meta = job.meta
-        finished = time.time()
-        if outcome.usage is not None:
-            usage = outcome.usage
-            cost = outcome.cost or self._price(job, outcome)
-        else:
-            usage = _estimate_usage(outcome)
-            cost = price_usage(usage, _price_at(outcome.entry, meta["received_at"]), estimated=True)
-        ttft = None
-        if outcome.first_token_at is not None:
-            ttft = max((outcome.first_token_at - meta["received_at"]) * 1000, 0.0)
-        # Validated although every value is the router's own: model_construct() took 5.1 us against 3.9 us,
-        # and its result serialized slower too (pydantic 2.14.4).
-        return UsageEvent(
-            request_id=meta["request_id"],
-            project_id=meta["project_id"],
-            key_id=meta["key_id"],
-            # The model that served the request, which differs from the requested one after a fallback.
-            model=outcome.entry.id if outcome.entry else meta["model"],
-            provider=outcome.route.spec.name if outcome.route else (outcome.entry.provider if outcome.entry else ""),
-            upstream_model=outcome.upstream_model or "",
-            status=outcome.status,
-            http_status=outcome.http_status,
-            error_code=outcome.error_code,
-            stream=meta["stream"],
-            emulated=bool(outcome.route and outcome.route.emulated),
-            session_id=meta.get("session_id"),
-            usage=usage,
-            cost=cost,
-            started_at=datetime.fromtimestamp(meta["received_at"], UTC),
-            finished_at=datetime.fromtimestamp(finished, UTC),
-            latency_ms=max((finished - meta["received_at"]) * 1000, 0.0),
-            ttft_ms=ttft,
-            reserved_project_usd=Decimal(meta.get("reserved_project_usd", "0")),
-            reserved_key_usd=Decimal(meta.get("reserved_key_usd", "0")),
-        )
 
     def _session_event(self, job: Job, outcome: Outcome) -> SessionTurnsEvent | None:
         if outcome.status == "ok":
@@ -674,68 +537,6 @@ def _log_failure(job: Job, outcome: Outcome, error: RouterError) -> None:
         )
         return
     logger.info("Request %s rejected: %s", job.meta["request_id"], error.code)
-
-
-def _estimate_usage(outcome: Outcome) -> TokenUsage:
-    """Count the tokens of a request whose provider reported no usage.
-
-    This happens when a stream is cancelled or fails before its usage chunk:
-    the prompt and what was streamed so far are counted with the model's
-    tokenizer where one ships, estimated otherwise. A request that failed
-    before the upstream sent anything is not charged.
-    """
-    if outcome.route is None or outcome.body is None or outcome.entry is None:
-        return TokenUsage()
-    if outcome.status == "error" and outcome.reply.chunks == 0:
-        return TokenUsage()
-    encoding = encoding_name(outcome.entry.provider, outcome.entry.upstream_name)
-    messages = outcome.body.get("messages", [])
-    prompt = count_prompt(messages, outcome.body.get("tools"), encoding).tokens
-    completion = count_text(outcome.reply.output_text(), encoding).tokens if outcome.reply.has_output else 0
-    return TokenUsage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=prompt + completion,
-        input_images=count_images(messages),
-    )
-
-
-def _price_at(entry: CatalogEntry | None, received_at: float) -> Price | None:
-    return entry.price_at(datetime.fromtimestamp(received_at, UTC).date()) if entry else None
-
-
-def cost_json(cost: CostBreakdown) -> dict[str, Any]:
-    """Render the cost as the response's `usage.cost`, every amount an exact decimal string."""
-    document: dict[str, Any] = {"currency": cost.currency}
-    for part in (*COST_PARTS, "total"):
-        # Fixed-point text: `1E-7` is exact too, but not every client parses it.
-        document[part] = format(getattr(cost, part), "f")
-    if cost.estimated:
-        document["estimated"] = True
-    if cost.incomplete:
-        document["incomplete"] = True
-    return document
-
-
-def body_with_cost(data: bytes, cost: CostBreakdown, document: dict[str, Any] | None = None) -> bytes:
-    """Add `usage.cost` to a `chat.completion` body; a body without `usage` is returned as it is.
-
-    `document` is `data` already parsed, which is then changed in place instead of parsing `data` again.
-    """
-    completion = orjson.loads(data) if document is None else document
-    usage = completion.get("usage") if isinstance(completion, dict) else None
-    if not isinstance(usage, dict):
-        return data
-    usage["cost"] = cost_json(cost)
-    return orjson.dumps(completion)
-
-
-def chunk_with_cost(chunk: dict[str, Any], cost: CostBreakdown) -> bytes:
-    """Serialize the stream's usage chunk with `usage.cost` added."""
-    usage = chunk.get("usage")
-    if isinstance(usage, dict):
-        usage["cost"] = cost_json(cost)
-    return orjson.dumps(chunk)
 
 
 def _plan(requested: ThinkingRequest | None, entry: CatalogEntry, body: dict[str, Any]) -> ReasoningPlan | None:
