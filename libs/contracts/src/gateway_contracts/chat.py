@@ -16,7 +16,9 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StrictBool,
+    StrictStr,
     StringConstraints,
     Tag,
     ValidationError,
@@ -33,6 +35,14 @@ ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 # Identifiers that a client chooses and that end up in subjects, keys and logs.
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+
+# Numbers and booleans are strict, as OpenAI's are: the edge forwards the body
+# as the client sent it, so a "10" that validation coerced would still reach
+# the provider as a string. A JSON integer is a valid float, a float is not a
+# valid integer, and NaN and the infinities are rejected.
+Integer = Annotated[int, Strict()]
+PositiveInteger = Annotated[int, Strict(), Field(ge=1)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 # `dry_run` asks for the cost without calling the model, `models` lists
 # fallback models, tried in order when the first one fails, and the others
@@ -184,11 +194,11 @@ class ThinkingOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
-    budget_tokens: Annotated[int, Field(ge=1)] | None = None
+    enabled: StrictBool = True
+    budget_tokens: PositiveInteger | None = None
     effort: ReasoningEffort | None = None
     # Reply without reasoning on a model that cannot reason, instead of a 400.
-    optional: bool = False
+    optional: StrictBool = False
 
     @model_validator(mode="after")
     def _check_combination(self) -> ThinkingOptions:
@@ -204,9 +214,9 @@ class ReasoningOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     effort: ReasoningEffort | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: PositiveInteger | None = None
 
     @model_validator(mode="after")
     def _check_combination(self) -> ReasoningOptions:
@@ -218,7 +228,7 @@ class ReasoningOptions(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -231,16 +241,19 @@ class ChatCompletionRequest(BaseModel):
     # Strict: "yes" or 1 for a boolean is a client bug, and gets a 400 rather than a guess.
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=128)] | None = None
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
-    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    seed: int | None = None
-    user: str | None = None
+    max_tokens: PositiveInteger | None = None
+    max_completion_tokens: PositiveInteger | None = None
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[Number, Field(ge=0, le=1)] | None = None
+    n: Annotated[PositiveInteger, Field(le=128)] | None = None
+    stop: StrictStr | Annotated[list[StrictStr], Field(max_length=4)] | None = None
+    presence_penalty: Annotated[Number, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[Number, Field(ge=-2, le=2)] | None = None
+    seed: Integer | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[Integer, Field(ge=0, le=20)] | None = None
+    parallel_tool_calls: StrictBool | None = None
+    user: StrictStr | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
@@ -255,7 +268,7 @@ class ChatCompletionRequest(BaseModel):
     # window: reject the request (the default) or drop the oldest turns.
     session_truncation: Literal["oldest"] | None = None
     # Return the token count, cost range and budget verdict without calling the model.
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     @field_validator("stream", mode="before")
     @classmethod
@@ -271,6 +284,10 @@ class ChatCompletionRequest(BaseModel):
     @property
     def include_usage(self) -> bool:
         return self.stream_options is not None and self.stream_options.include_usage
+
+
+# The JSON value that each of pydantic's strict type errors expects.
+_JSON_TYPES = {"int_type": "an integer", "float_type": "a number", "bool_type": "`true` or `false`"}
 
 
 class RequestProblem(Exception):
@@ -301,6 +318,9 @@ def describe_validation_error(error: ValidationError) -> RequestProblem:
         return RequestProblem(f"Missing required field `{param}`.", param)
 
     reason = first["msg"].removeprefix("Value error, ")
+    expected = _JSON_TYPES.get(first["type"])
+    if expected is not None and isinstance(first.get("input"), str):
+        reason += f", not a string; send {expected} without quotes"
     if param is None:
         return RequestProblem(f"Invalid request body: {reason}.", None)
     return RequestProblem(f"Invalid value for `{param}`: {reason}.", param)
