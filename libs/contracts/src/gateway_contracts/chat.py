@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
+from typing_extensions import NotRequired, TypedDict
+
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -26,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from gateway_contracts._internal.inline_data import check_base64, check_data_url
 from gateway_contracts._internal.locations import format_location
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -73,7 +76,9 @@ class ImageUrl(_Part):
     def _https_or_data(cls, url: str) -> str:
         # Other schemes (http, file, ftp) would have the gateway or a provider
         # fetch from places that a client must not be able to name.
-        if not url.startswith(("https://", "data:")):
+        if url.startswith("data:"):
+            check_data_url(url, "image/", "an image `data:` URL")
+        elif not url.startswith("https://"):
             raise ValueError("an image URL must start with `https://` or be a `data:` URL")
         return url
 
@@ -83,9 +88,20 @@ class ImagePart(_Part):
     image_url: ImageUrl
 
 
+# The audio encodings that some provider takes as input: OpenAI takes wav and
+# mp3, Gemini also aiff, aac, ogg and flac.
+AudioFormat = Literal["wav", "mp3", "aiff", "aac", "ogg", "flac"]
+
+
 class InputAudio(_Part):
-    data: str
-    format: Annotated[str, StringConstraints(min_length=1)]
+    data: StrictStr
+    format: AudioFormat
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, data: str) -> str:
+        check_base64(data, "the audio data")
+        return data
 
 
 class AudioPart(_Part):
@@ -103,6 +119,17 @@ class FileData(_Part):
         if self.file_data is None and self.file_id is None:
             raise ValueError("a file part needs `file_data` or `file_id`")
         return self
+
+    @field_validator("file_data")
+    @classmethod
+    def _base64(cls, file_data: str | None) -> str | None:
+        if file_data is None:
+            return None
+        if file_data.startswith("data:"):
+            check_data_url(file_data, "", "the file's `data:` URL")
+        else:
+            check_base64(file_data, "the file data")
+        return file_data
 
 
 class FilePart(_Part):
@@ -157,13 +184,101 @@ MessageContent = Annotated[
 
 class FunctionCall(_Part):
     name: Annotated[str, StringConstraints(min_length=1)]
-    arguments: str
+    arguments: StrictStr
 
 
 class ToolCall(_Part):
     id: Annotated[str, StringConstraints(min_length=1)]
     type: Literal["function"] = "function"
     function: FunctionCall
+
+
+class ThinkingBlock(_Part):
+    """Anthropic's reasoning of an earlier assistant turn, returned unchanged so its signature checks."""
+
+    type: Literal["thinking"]
+    thinking: StrictStr
+    signature: StrictStr
+
+
+class RedactedThinkingBlock(_Part):
+    type: Literal["redacted_thinking"]
+    data: StrictStr
+
+
+def _block_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"block:{kind}" if isinstance(kind, str) else None
+
+
+ThinkingBlocks = list[
+    Annotated[
+        Annotated[ThinkingBlock, Tag("block:thinking")]
+        | Annotated[RedactedThinkingBlock, Tag("block:redacted_thinking")],
+        Discriminator(
+            _block_tag,
+            custom_error_type="invalid_thinking_block",
+            custom_error_message="Input should be an object whose `type` is `thinking` or `redacted_thinking`",
+        ),
+    ]
+]
+
+# A function name as OpenAI's API documents it: letters, digits, underscores
+# and dashes, at most 64 characters.
+FunctionName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class FunctionDefinition(_Part):
+    name: FunctionName
+    description: StrictStr | None = None
+    parameters: dict[str, Any] | None = None
+    strict: StrictBool | None = None
+
+
+class FunctionTool(_Part):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+# The dict-valued fields below stay dicts after validation, so that code
+# reading them works on the client's JSON as the providers get it.
+class NamedFunction(TypedDict):
+    name: FunctionName
+
+
+class NamedToolChoice(TypedDict):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+def _choice_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "choice:mode"
+    if isinstance(value, dict):
+        return "choice:named"
+    return None
+
+
+ToolChoice = Annotated[
+    Annotated[Literal["none", "auto", "required"], Tag("choice:mode")] | Annotated[NamedToolChoice, Tag("choice:named")],
+    Discriminator(
+        _choice_tag,
+        custom_error_type="invalid_tool_choice",
+        custom_error_message='Input should be "none", "auto", "required" or a named function',
+    ),
+]
+
+
+class JsonSchemaFormat(TypedDict):
+    name: FunctionName
+    schema: NotRequired[dict[str, Any]]
+    strict: NotRequired[StrictBool]
+    description: NotRequired[StrictStr]
+
+
+class ResponseFormat(TypedDict):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: NotRequired[JsonSchemaFormat]
 
 
 class ChatMessage(BaseModel):
@@ -176,6 +291,7 @@ class ChatMessage(BaseModel):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    thinking_blocks: ThinkingBlocks | None = None
 
     @model_validator(mode="after")
     def _check_role_fields(self) -> ChatMessage:
@@ -254,9 +370,9 @@ class ChatCompletionRequest(BaseModel):
     top_logprobs: Annotated[Integer, Field(ge=0, le=20)] | None = None
     parallel_tool_calls: StrictBool | None = None
     user: StrictStr | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    response_format: dict[str, Any] | None = None
+    tools: list[FunctionTool] | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
     thinking: ThinkingOptions | None = None
     reasoning: ReasoningOptions | None = None
     reasoning_effort: ReasoningEffort | None = None
@@ -274,6 +390,14 @@ class ChatCompletionRequest(BaseModel):
     @classmethod
     def _reject_null_stream(cls, value: Any) -> Any:
         return False if value is None else value
+
+    @field_validator("response_format")
+    @classmethod
+    def _require_schema(cls, response_format: ResponseFormat | None) -> ResponseFormat | None:
+        if response_format is not None and response_format["type"] == "json_schema":
+            if "json_schema" not in response_format:
+                raise ValueError("a `json_schema` response format needs a `json_schema` object")
+        return response_format
 
     @model_validator(mode="after")
     def _check_stream_options(self) -> ChatCompletionRequest:
