@@ -228,3 +228,22 @@ def test_unexpected_tool_call_extra_never_fails_gemini(stack: RunningStack, extr
 
     assert response.status_code == 200, response.text
     assert len(received(stack, marker)) == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"thinking": {"budget_tokens": 1e30}}, ["valid integer"]),
+        ({"thinking": {"budget_tokens": 5000}, "max_tokens": 4000}, ["is 5000", "between ", "and 3999", "(4000)"]),
+    ],
+)
+def test_budget_above_output_names_values(stack: RunningStack, fields: dict, expected: list[str]) -> None:
+    marker = unique("budget")
+    body = {"model": ANTHROPIC, "messages": [{"role": "user", "content": marker}], **fields}
+
+    error = assert_rejected(post(stack, body), "thinking.budget_tokens")
+
+    for text in expected:
+        assert text in error["message"]
+    assert "e+" not in error["message"]
+    assert received(stack, marker) == []
