@@ -247,3 +247,25 @@ def test_budget_above_output_names_values(stack: RunningStack, fields: dict, exp
         assert text in error["message"]
     assert "e+" not in error["message"]
     assert received(stack, marker) == []
+
+
+def test_conflicting_session_ids_are_400(stack: RunningStack) -> None:
+    marker = unique("sessions")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": marker}], "session_id": unique("body")}
+
+    error = assert_rejected(post(stack, body, {"x-session-id": unique("header")}), "session_id")
+
+    assert body["session_id"] in error["message"]
+    assert "`x-session-id`" in error["message"]
+    assert received(stack, marker) == []
+
+
+def test_same_session_id_in_body_and_header_is_accepted(stack: RunningStack) -> None:
+    marker = unique("same-session")
+    session_id = unique("session")
+    body = {"model": MODEL, "messages": [{"role": "user", "content": marker}], "session_id": session_id}
+
+    response = post(stack, body, {"x-session-id": session_id})
+
+    assert response.status_code == 200, response.text
+    assert len(received(stack, marker)) == 1
