@@ -269,3 +269,71 @@ def test_same_session_id_in_body_and_header_is_accepted(stack: RunningStack) -> 
 
     assert response.status_code == 200, response.text
     assert len(received(stack, marker)) == 1
+
+
+def small_model(stack: RunningStack) -> dict[str, Any]:
+    from tests.test_catalog import add_custom_model
+
+    return add_custom_model(stack, ["text", "streaming"], context_window=1000, max_output_tokens=100)
+
+
+def test_prompt_beyond_context_window_is_400(stack: RunningStack) -> None:
+    model = small_model(stack)
+    marker = unique("window")
+    # 1000 tokens of at most 128 bytes each cannot hold this much text.
+    text = marker + " " + "x" * (1000 * 128 + 1)
+
+    response = post(stack, {"model": model["id"], "messages": [{"role": "user", "content": text}]})
+
+    error = assert_rejected(response, "messages", code="context_length_exceeded")
+    assert "1000 tokens" in error["message"]
+    assert f"at least {-(-len(text) // 128)} tokens" in error["message"]
+    assert received(stack, marker) == []
+
+
+def test_long_openai_prompt_is_counted_and_rejected(stack: RunningStack) -> None:
+    marker = unique("window-openai")
+    text = marker + " " + " ".join(f"word{index}" for index in range(400_000))
+
+    response = post(stack, {"model": MODEL, "messages": [{"role": "user", "content": text}]})
+
+    error = assert_rejected(response, "messages", code="context_length_exceeded")
+    assert "128000 tokens" in error["message"]
+    assert "o200k_base" in error["message"]
+    assert received(stack, marker) == []
+
+
+def test_prompt_of_repeated_spaces_within_window_is_served(stack: RunningStack) -> None:
+    model = small_model(stack)
+    marker = unique("spaces")
+    # Far more bytes than tokens in the window, yet few tokens: the check must not guess.
+    text = marker + " " * (1000 * 100)
+
+    response = post(stack, {"model": model["id"], "messages": [{"role": "user", "content": text}]})
+
+    assert response.status_code == 200, response.text
+    assert len(received(stack, marker)) == 1
+
+
+@pytest.mark.parametrize("param", ["max_tokens", "max_completion_tokens"])
+def test_output_above_model_limit_is_400(stack: RunningStack, param: str) -> None:
+    model = small_model(stack)
+    marker = unique("output")
+    body = {"model": model["id"], "messages": [{"role": "user", "content": marker}], param: 101}
+
+    error = assert_rejected(post(stack, body), param)
+
+    assert "too large: 101" in error["message"]
+    assert "at most 100" in error["message"]
+    assert received(stack, marker) == []
+
+
+def test_output_at_model_limit_is_served(stack: RunningStack) -> None:
+    model = small_model(stack)
+    marker = unique("output-ok")
+    body = {"model": model["id"], "messages": [{"role": "user", "content": marker}], "max_tokens": 100}
+
+    response = post(stack, body)
+
+    assert response.status_code == 200, response.text
+    assert len(received(stack, marker)) == 1
