@@ -1,4 +1,4 @@
-"""Request checks at the edge: each bad body gets a 400 naming the field, and no provider sees it."""
+"""Request checks at the edge: each bad body gets a 400 naming the field, and no provider receives it."""
 
 from __future__ import annotations
 

@@ -9,9 +9,7 @@ are never forwarded upstream.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     BaseModel,
@@ -27,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import TypedDict
 
 from gateway_contracts._internal.inline_data import check_base64, check_data_url
 from gateway_contracts._internal.locations import format_location
@@ -260,7 +259,8 @@ def _choice_tag(value: Any) -> str | None:
 
 
 ToolChoice = Annotated[
-    Annotated[Literal["none", "auto", "required"], Tag("choice:mode")] | Annotated[NamedToolChoice, Tag("choice:named")],
+    Annotated[Literal["none", "auto", "required"], Tag("choice:mode")]
+    | Annotated[NamedToolChoice, Tag("choice:named")],
     Discriminator(
         _choice_tag,
         custom_error_type="invalid_tool_choice",

@@ -349,9 +349,10 @@ def _tool_result_content(content: Any, param: str, provider: str) -> Any:
 def _assistant_blocks(message: Mapping[str, Any], param: str) -> list[dict[str, Any]]:
     # Thinking blocks go first and unchanged: Anthropic checks their signatures.
     blocks: list[dict[str, Any]] = []
-    thinking = message.get(THINKING_BLOCKS) or ()
+    thinking = message.get(THINKING_BLOCKS) or []
     if not isinstance(thinking, list):
-        raise RequestRejected(f"Invalid `{param}.{THINKING_BLOCKS}`: expected a list of blocks.", param=param)
+        list_param = f"{param}.{THINKING_BLOCKS}"
+        raise RequestRejected(f"Invalid `{list_param}`: expected a list of blocks.", param=list_param)
     for index, block in enumerate(thinking):
         kind = block.get("type") if isinstance(block, dict) else None
         if kind == "redacted_thinking":
