@@ -287,6 +287,31 @@ def test_capped_project_rejects_an_unpriced_model(stack: RunningStack) -> None:
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "price_unknown"
     assert response.json()["error"]["param"] == "model"
+    assert "this project's daily budget" in response.json()["error"]["message"]
+    assert stack.received_with(marker) == []
+
+
+def test_capped_key_rejects_an_unpriced_model(stack: RunningStack) -> None:
+    from tests.test_catalog import add_custom_model
+
+    unpriced = add_custom_model(stack, ["text", "streaming"], prices=[])
+    project = create_project(stack)
+    key = create_key(stack, project["id"], daily_budget_usd="5")
+    markers: list[str] = []
+
+    def attempt() -> httpx.Response | None:
+        # The key's cap reaches the edge through KV, so the first attempts may pass uncapped.
+        markers.append(unique("unpriced-key"))
+        body = {"model": unpriced["id"], "messages": [{"role": "user", "content": markers[-1]}]}
+        response = chat(key["key"], body, stack.base_url)
+        return response if response.status_code == 400 else None
+
+    response = wait_until(attempt)
+    marker = markers[-1]
+
+    assert response.json()["error"]["code"] == "price_unknown"
+    assert "this key's daily budget" in response.json()["error"]["message"]
+    assert "project" not in response.json()["error"]["message"]
     assert stack.received_with(marker) == []
 
 

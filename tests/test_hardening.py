@@ -95,11 +95,18 @@ def test_reply_larger_than_a_nats_message(stack: RunningStack) -> None:
     assert len(completion.choices[63].message.content.split()) == 20000
 
 
+def unlimited_model(stack: RunningStack) -> str:
+    """Add a model without a known context window, which takes prompts of any length."""
+    from tests.test_catalog import add_custom_model
+
+    return str(add_custom_model(stack, ["text", "streaming"], context_window=None)["id"])
+
+
 def test_stream_chunk_larger_than_a_nats_message(stack: RunningStack) -> None:
     word = "x" * (9 * 1024 * 1024)
 
     chunks = stack.client().chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"#emulate reply={word}"}], stream=True
+        model=unlimited_model(stack), messages=[{"role": "user", "content": f"#emulate reply={word}"}], stream=True
     )
     text = "".join(chunk.choices[0].delta.content or "" for chunk in chunks if chunk.choices)
 
@@ -187,15 +194,16 @@ def test_nul_character_in_a_session_message_is_kept(stack: RunningStack) -> None
 
 def test_session_message_larger_than_an_event_is_noted(stack: RunningStack) -> None:
     session = unique("hugetext")
+    model = unlimited_model(stack)
     client = stack.client()
     client.chat.completions.create(
-        model=MODEL,
+        model=model,
         messages=[{"role": "user", "content": f"{session} " + "a " * 4_500_000}],
         extra_body={"session_id": session},
     )
 
     client.chat.completions.create(
-        model=MODEL, messages=[{"role": "user", "content": f"after {session}"}], extra_body={"session_id": session}
+        model=model, messages=[{"role": "user", "content": f"after {session}"}], extra_body={"session_id": session}
     )
 
     [received] = stack.received_with(f"after {session}")

@@ -212,6 +212,24 @@ def test_anthropic_rejects_arguments_that_are_not_an_object() -> None:
     assert caught.value.param == "messages[0].tool_calls[0].function.arguments"
 
 
+@pytest.mark.parametrize(
+    ("blocks", "param"),
+    [
+        ("notalist", "messages[0].thinking_blocks"),
+        ({"type": "thinking"}, "messages[0].thinking_blocks"),
+        ([1], "messages[0].thinking_blocks[0]"),
+        ([{"type": "unknown"}], "messages[0].thinking_blocks[0]"),
+    ],
+)
+def test_anthropic_rejects_malformed_thinking_blocks(blocks: object, param: str) -> None:
+    body = {"messages": [{"role": "assistant", "content": "x", "thinking_blocks": blocks}]}
+
+    with pytest.raises(RequestRejected) as caught:
+        ADAPTERS["anthropic"].build_request(body, context(CLAUDE, stream=False))
+
+    assert caught.value.param == param
+
+
 GEMINI_STREAM = [
     {
         "candidates": [

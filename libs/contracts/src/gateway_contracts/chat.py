@@ -9,21 +9,25 @@ are never forwarded upstream.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
+    Strict,
     StrictBool,
+    StrictStr,
     StringConstraints,
     Tag,
     ValidationError,
     field_validator,
     model_validator,
 )
+from typing_extensions import TypedDict
 
+from gateway_contracts._internal.inline_data import check_base64, check_data_url
 from gateway_contracts._internal.locations import format_location
 
 Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
@@ -33,6 +37,14 @@ ModelName = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 # Identifiers that a client chooses and that end up in subjects, keys and logs.
 ClientId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
+
+# Numbers and booleans are strict, as OpenAI's are: the edge forwards the body
+# as the client sent it, so a "10" that validation coerced would still reach
+# the provider as a string. A JSON integer is a valid float, a float is not a
+# valid integer, and NaN and the infinities are rejected.
+Integer = Annotated[int, Strict()]
+PositiveInteger = Annotated[int, Strict(), Field(ge=1)]
+Number = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 
 # `dry_run` asks for the cost without calling the model, `models` lists
 # fallback models, tried in order when the first one fails, and the others
@@ -63,7 +75,9 @@ class ImageUrl(_Part):
     def _https_or_data(cls, url: str) -> str:
         # Other schemes (http, file, ftp) would have the gateway or a provider
         # fetch from places that a client must not be able to name.
-        if not url.startswith(("https://", "data:")):
+        if url.startswith("data:"):
+            check_data_url(url, "image/", "an image `data:` URL")
+        elif not url.startswith("https://"):
             raise ValueError("an image URL must start with `https://` or be a `data:` URL")
         return url
 
@@ -73,9 +87,20 @@ class ImagePart(_Part):
     image_url: ImageUrl
 
 
+# The audio encodings that some provider takes as input: OpenAI takes wav and
+# mp3, Gemini also aiff, aac, ogg and flac.
+AudioFormat = Literal["wav", "mp3", "aiff", "aac", "ogg", "flac"]
+
+
 class InputAudio(_Part):
-    data: str
-    format: Annotated[str, StringConstraints(min_length=1)]
+    data: StrictStr
+    format: AudioFormat
+
+    @field_validator("data")
+    @classmethod
+    def _base64(cls, data: str) -> str:
+        check_base64(data, "the audio data")
+        return data
 
 
 class AudioPart(_Part):
@@ -93,6 +118,17 @@ class FileData(_Part):
         if self.file_data is None and self.file_id is None:
             raise ValueError("a file part needs `file_data` or `file_id`")
         return self
+
+    @field_validator("file_data")
+    @classmethod
+    def _base64(cls, file_data: str | None) -> str | None:
+        if file_data is None:
+            return None
+        if file_data.startswith("data:"):
+            check_data_url(file_data, "", "the file's `data:` URL")
+        else:
+            check_base64(file_data, "the file data")
+        return file_data
 
 
 class FilePart(_Part):
@@ -147,13 +183,102 @@ MessageContent = Annotated[
 
 class FunctionCall(_Part):
     name: Annotated[str, StringConstraints(min_length=1)]
-    arguments: str
+    arguments: StrictStr
 
 
 class ToolCall(_Part):
     id: Annotated[str, StringConstraints(min_length=1)]
     type: Literal["function"] = "function"
     function: FunctionCall
+
+
+class ThinkingBlock(_Part):
+    """Anthropic's reasoning of an earlier assistant turn, returned unchanged so its signature checks."""
+
+    type: Literal["thinking"]
+    thinking: StrictStr
+    signature: StrictStr
+
+
+class RedactedThinkingBlock(_Part):
+    type: Literal["redacted_thinking"]
+    data: StrictStr
+
+
+def _block_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"block:{kind}" if isinstance(kind, str) else None
+
+
+ThinkingBlocks = list[
+    Annotated[
+        Annotated[ThinkingBlock, Tag("block:thinking")]
+        | Annotated[RedactedThinkingBlock, Tag("block:redacted_thinking")],
+        Discriminator(
+            _block_tag,
+            custom_error_type="invalid_thinking_block",
+            custom_error_message="Input should be an object whose `type` is `thinking` or `redacted_thinking`",
+        ),
+    ]
+]
+
+# A function name as OpenAI's API documents it: letters, digits, underscores
+# and dashes, at most 64 characters.
+FunctionName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9_-]{1,64}$")]
+
+
+class FunctionDefinition(_Part):
+    name: FunctionName
+    description: StrictStr | None = None
+    parameters: dict[str, Any] | None = None
+    strict: StrictBool | None = None
+
+
+class FunctionTool(_Part):
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+# The dict-valued fields below stay dicts after validation, so that code
+# reading them works on the client's JSON as the providers get it.
+class NamedFunction(TypedDict):
+    name: FunctionName
+
+
+class NamedToolChoice(TypedDict):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+def _choice_tag(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "choice:mode"
+    if isinstance(value, dict):
+        return "choice:named"
+    return None
+
+
+ToolChoice = Annotated[
+    Annotated[Literal["none", "auto", "required"], Tag("choice:mode")]
+    | Annotated[NamedToolChoice, Tag("choice:named")],
+    Discriminator(
+        _choice_tag,
+        custom_error_type="invalid_tool_choice",
+        custom_error_message='Input should be "none", "auto", "required" or a named function',
+    ),
+]
+
+
+class JsonSchemaFormat(TypedDict):
+    name: FunctionName
+    schema: NotRequired[dict[str, Any]]
+    strict: NotRequired[StrictBool]
+    description: NotRequired[StrictStr]
+
+
+class ResponseFormat(TypedDict):
+    type: Literal["text", "json_object", "json_schema"]
+    json_schema: NotRequired[JsonSchemaFormat]
 
 
 class ChatMessage(BaseModel):
@@ -166,6 +291,7 @@ class ChatMessage(BaseModel):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    thinking_blocks: ThinkingBlocks | None = None
 
     @model_validator(mode="after")
     def _check_role_fields(self) -> ChatMessage:
@@ -184,11 +310,11 @@ class ThinkingOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
-    budget_tokens: Annotated[int, Field(ge=1)] | None = None
+    enabled: StrictBool = True
+    budget_tokens: PositiveInteger | None = None
     effort: ReasoningEffort | None = None
     # Reply without reasoning on a model that cannot reason, instead of a 400.
-    optional: bool = False
+    optional: StrictBool = False
 
     @model_validator(mode="after")
     def _check_combination(self) -> ThinkingOptions:
@@ -204,9 +330,9 @@ class ReasoningOptions(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
     effort: ReasoningEffort | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_tokens: PositiveInteger | None = None
 
     @model_validator(mode="after")
     def _check_combination(self) -> ReasoningOptions:
@@ -218,7 +344,7 @@ class ReasoningOptions(BaseModel):
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ChatCompletionRequest(BaseModel):
@@ -231,19 +357,22 @@ class ChatCompletionRequest(BaseModel):
     # Strict: "yes" or 1 for a boolean is a client bug, and gets a 400 rather than a guess.
     stream: StrictBool = False
     stream_options: StreamOptions | None = None
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=128)] | None = None
-    stop: str | Annotated[list[str], Field(max_length=4)] | None = None
-    presence_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    frequency_penalty: Annotated[float, Field(ge=-2, le=2)] | None = None
-    seed: int | None = None
-    user: str | None = None
-    tools: list[dict[str, Any]] | None = None
-    tool_choice: str | dict[str, Any] | None = None
-    response_format: dict[str, Any] | None = None
+    max_tokens: PositiveInteger | None = None
+    max_completion_tokens: PositiveInteger | None = None
+    temperature: Annotated[Number, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[Number, Field(ge=0, le=1)] | None = None
+    n: Annotated[PositiveInteger, Field(le=128)] | None = None
+    stop: StrictStr | Annotated[list[StrictStr], Field(max_length=4)] | None = None
+    presence_penalty: Annotated[Number, Field(ge=-2, le=2)] | None = None
+    frequency_penalty: Annotated[Number, Field(ge=-2, le=2)] | None = None
+    seed: Integer | None = None
+    logprobs: StrictBool | None = None
+    top_logprobs: Annotated[Integer, Field(ge=0, le=20)] | None = None
+    parallel_tool_calls: StrictBool | None = None
+    user: StrictStr | None = None
+    tools: list[FunctionTool] | None = None
+    tool_choice: ToolChoice | None = None
+    response_format: ResponseFormat | None = None
     thinking: ThinkingOptions | None = None
     reasoning: ReasoningOptions | None = None
     reasoning_effort: ReasoningEffort | None = None
@@ -255,12 +384,20 @@ class ChatCompletionRequest(BaseModel):
     # window: reject the request (the default) or drop the oldest turns.
     session_truncation: Literal["oldest"] | None = None
     # Return the token count, cost range and budget verdict without calling the model.
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
     @field_validator("stream", mode="before")
     @classmethod
     def _reject_null_stream(cls, value: Any) -> Any:
         return False if value is None else value
+
+    @field_validator("response_format")
+    @classmethod
+    def _require_schema(cls, response_format: ResponseFormat | None) -> ResponseFormat | None:
+        if response_format is not None and response_format["type"] == "json_schema":
+            if "json_schema" not in response_format:
+                raise ValueError("a `json_schema` response format needs a `json_schema` object")
+        return response_format
 
     @model_validator(mode="after")
     def _check_stream_options(self) -> ChatCompletionRequest:
@@ -271,6 +408,10 @@ class ChatCompletionRequest(BaseModel):
     @property
     def include_usage(self) -> bool:
         return self.stream_options is not None and self.stream_options.include_usage
+
+
+# The JSON value that each of pydantic's strict type errors expects.
+_JSON_TYPES = {"int_type": "an integer", "float_type": "a number", "bool_type": "`true` or `false`"}
 
 
 class RequestProblem(Exception):
@@ -301,6 +442,9 @@ def describe_validation_error(error: ValidationError) -> RequestProblem:
         return RequestProblem(f"Missing required field `{param}`.", param)
 
     reason = first["msg"].removeprefix("Value error, ")
+    expected = _JSON_TYPES.get(first["type"])
+    if expected is not None and isinstance(first.get("input"), str):
+        reason += f", not a string; send {expected} without quotes"
     if param is None:
         return RequestProblem(f"Invalid request body: {reason}.", None)
     return RequestProblem(f"Invalid value for `{param}`: {reason}.", param)

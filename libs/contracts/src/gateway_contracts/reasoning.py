@@ -238,6 +238,7 @@ def _fit_under_max_tokens(
     """
     budget = plan.budget_tokens or _clamp(budget_for_effort("medium"), spec)
     minimum = spec.min_budget_tokens or 1
+    client_max_tokens = max_tokens
     if max_tokens is None:
         max_tokens = budget + DEFAULT_ANSWER_TOKENS
         if entry.max_output_tokens is not None:
@@ -246,9 +247,14 @@ def _fit_under_max_tokens(
         return replace(plan, budget_tokens=budget, max_tokens=max_tokens)
 
     if requested.budget_tokens is not None:
+        accepted = f"between {minimum} and {max_tokens - 1}" if max_tokens > minimum else "lower"
+        if client_max_tokens is None:
+            reason = f"reasoning counts toward the output, which this model caps at {max_tokens} tokens"
+        else:
+            reason = f"reasoning counts toward `max_tokens` ({max_tokens}); lower the budget or raise `max_tokens`"
         raise RequestProblem(
-            f"`{requested.budget_param}` ({requested.budget_tokens}) must be lower than `max_tokens` "
-            f"({max_tokens}) on `{entry.id}`, because reasoning counts toward `max_tokens`.",
+            f"`{requested.budget_param}` is {requested.budget_tokens}, but on `{entry.id}` it must be "
+            f"{accepted}, because {reason}.",
             requested.budget_param,
         )
     budget = max_tokens // 2

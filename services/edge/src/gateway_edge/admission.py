@@ -10,7 +10,14 @@ from typing import Any
 
 import orjson
 
-from gateway_contracts import CatalogEntry, ChatCompletionRequest, CredentialRecord, cost_range, worst_case_cost
+from gateway_contracts import (
+    BudgetRecord,
+    CatalogEntry,
+    ChatCompletionRequest,
+    CredentialRecord,
+    cost_range,
+    worst_case_cost,
+)
 from gateway_contracts.budget import budget_day, resets_at
 from gateway_contracts.pricing import is_fully_priced
 from gateway_contracts.tokens import count_images, count_prompt, encoding_name, prompt_upper_bound
@@ -76,12 +83,21 @@ async def admit(
         # so a capped budget could not stop the spend before it happens.
         raise EdgeError(
             "price_unknown",
-            f"The model `{entry.id}` has no known input and output price, so this key's daily budget cannot be "
-            "enforced for it. Use a priced model, or ask an operator to set its price or lift the cap.",
+            f"The model `{entry.id}` has no known input and output price, so {_capped_budgets(record, credential)} "
+            "cannot be enforced for it. Use a priced model, or ask an operator to set its price or lift the cap.",
             param="model",
         )
     bound = estimate(entry, chat, body, received_at)
     return await gate.reserve(record, credential.key_id, bound.worst_case_usd, received_at)
+
+
+def _capped_budgets(record: BudgetRecord, credential: CredentialRecord) -> str:
+    """Name the daily budgets that apply to the request: its project's, its key's or both."""
+    project = record.cap_usd is not None
+    key = credential.key_id in record.keys
+    if project and key:
+        return "the daily budgets of this project and this key"
+    return "this project's daily budget" if project else "this key's daily budget"
 
 
 async def dry_run(

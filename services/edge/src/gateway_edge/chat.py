@@ -25,6 +25,7 @@ from gateway_edge.admission import admit, dry_run
 from gateway_edge.budgets import BUDGET_HEADER, Reservation
 from gateway_edge.capabilities import check_capabilities
 from gateway_edge.errors import EdgeError, raw_error_response
+from gateway_edge.limits import check_context_window, check_output_limit
 from gateway_edge.observability import observe_chat, observe_error
 from gateway_edge.reasoning import check_reasoning, resolve_model
 from gateway_edge.router_client import Exchange, Frame, RouterClient
@@ -62,6 +63,8 @@ async def chat_completions(request: Request) -> Response:
     for candidate in (entry, *fallbacks):
         check_capabilities(chat, candidate, state.models)
     check_reasoning(chat, suffix, [entry, *fallbacks])
+    check_output_limit(entry, chat)
+    await check_context_window(entry, chat)
 
     # The middleware named the request; outside it (in unit tests of this handler) a new id is made.
     request_id = REQUEST_ID.get() or f"req_{uuid.uuid4().hex}"

@@ -40,8 +40,15 @@ class SessionRequest:
 def session_of(chat: ChatCompletionRequest, request: Request) -> SessionRequest | None:
     """Return the session the request names in its body or `x-session-id` header, or None."""
     session_id = chat.session_id
+    header = request.headers.get(SESSION_HEADER)
+    if session_id is not None and header is not None and header != session_id:
+        raise EdgeError(
+            "invalid_request",
+            f"The body's `session_id` ({session_id}) and the `x-session-id` header ({header[:128]}) name "
+            "different sessions; send one of them, or the same id in both.",
+            param="session_id",
+        )
     if session_id is None:
-        header = request.headers.get(SESSION_HEADER)
         if header is not None and not _SESSION_ID.match(header):
             raise EdgeError(
                 "invalid_request",

@@ -260,7 +260,7 @@ class Dispatcher:
             if outcome.inlined_body is None:
                 outcome.inlined_body = await inline_image_urls(body, self._media)
             body = outcome.inlined_body
-        request = adapter.build_request(body, context)
+        request = _build_request(adapter, body, context, job.meta["request_id"])
 
         with upstream_span(
             outcome.entry, outcome.route.spec.name, request.url, body, context.stream, job.meta.get("session_id")
@@ -537,6 +537,22 @@ def _log_failure(job: Job, outcome: Outcome, error: RouterError) -> None:
         )
         return
     logger.info("Request %s rejected: %s", job.meta["request_id"], error.code)
+
+
+def _build_request(adapter: Adapter, body: dict[str, Any], context: CallContext, request_id: str) -> UpstreamRequest:
+    """Translate the body for the provider, rejecting with 400 a field whose shape the adapter cannot read.
+
+    The edge checks the shape of every field that an adapter reads, so this
+    only catches fields it lets through unchecked, such as provider extras.
+    """
+    try:
+        return adapter.build_request(body, context)
+    except (AttributeError, KeyError, TypeError) as error:
+        logger.warning("Request %s has a field that the adapter cannot read", request_id, exc_info=True)
+        raise RequestRejected(
+            f"The request has a field whose shape provider `{context.route.spec.name}` cannot take "
+            f"({type(error).__name__}); check the body against OpenAI's Chat Completions format.",
+        ) from error
 
 
 def _plan(requested: ThinkingRequest | None, entry: CatalogEntry, body: dict[str, Any]) -> ReasoningPlan | None:

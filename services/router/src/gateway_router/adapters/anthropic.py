@@ -351,11 +351,22 @@ def _tool_result_content(content: Any, param: str, provider: str) -> Any:
 def _assistant_blocks(message: Mapping[str, Any], param: str) -> list[dict[str, Any]]:
     # Thinking blocks go first and unchanged: Anthropic checks their signatures.
     blocks: list[dict[str, Any]] = []
-    for block in message.get(THINKING_BLOCKS) or ():
-        if block.get("type") == "redacted_thinking":
-            blocks.append({"type": "redacted_thinking", "data": block.get("data", "")})
-        elif block.get("type") == "thinking":
-            blocks.append(_thinking_block(block.get("thinking", ""), block.get("signature", "")))
+    thinking = message.get(THINKING_BLOCKS) or []
+    if not isinstance(thinking, list):
+        list_param = f"{param}.{THINKING_BLOCKS}"
+        raise RequestRejected(f"Invalid `{list_param}`: expected a list of blocks.", param=list_param)
+    for index, block in enumerate(thinking):
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "redacted_thinking":
+            blocks.append({"type": "redacted_thinking", "data": str(block.get("data", ""))})
+        elif kind == "thinking":
+            blocks.append(_thinking_block(str(block.get("thinking", "")), str(block.get("signature", ""))))
+        else:
+            block_param = f"{param}.{THINKING_BLOCKS}[{index}]"
+            raise RequestRejected(
+                f"Invalid `{block_param}`: expected an object whose `type` is `thinking` or `redacted_thinking`.",
+                param=block_param,
+            )
 
     content = message.get("content")
     if isinstance(content, str) and content:

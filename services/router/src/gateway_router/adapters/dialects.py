@@ -92,7 +92,8 @@ def _ollama(payload: dict[str, Any], plan: ReasoningPlan, entry: CatalogEntry) -
 
 def _vllm(payload: dict[str, Any], plan: ReasoningPlan, entry: CatalogEntry) -> None:
     # Qwen3's chat template reads `enable_thinking`; other templates ignore it.
-    kwargs = dict(payload.get("chat_template_kwargs") or {})
+    given = payload.get("chat_template_kwargs")
+    kwargs = dict(given) if isinstance(given, dict) else {}
     kwargs["enable_thinking"] = plan.enabled
     payload["chat_template_kwargs"] = kwargs
 

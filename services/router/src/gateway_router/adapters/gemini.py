@@ -320,7 +320,7 @@ def _model_parts(message: Mapping[str, Any], param: str) -> list[dict[str, Any]]
         if not call["id"].startswith(_MADE_UP_ID_PREFIX):
             function_call["id"] = call["id"]
         part: dict[str, Any] = {"functionCall": function_call}
-        signature = ((call.get(TOOL_CALL_EXTRA) or {}).get("google") or {}).get("thought_signature")
+        signature = _thought_signature(call.get(TOOL_CALL_EXTRA))
         if signature:
             part["thoughtSignature"] = signature
         parts.append(part)
@@ -475,3 +475,9 @@ def _classify(
         upstream_code=code,
         headers=headers,
     )
+
+
+def _thought_signature(extra: Any) -> Any:
+    """Return `extra_content.google.thought_signature` of a tool call, or None where the client sent another shape."""
+    google = extra.get("google") if isinstance(extra, dict) else None
+    return google.get("thought_signature") if isinstance(google, dict) else None
