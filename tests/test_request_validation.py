@@ -196,9 +196,18 @@ def test_junk_inline_content_is_400(stack: RunningStack, model: str, part: dict,
         ({"tools": [{"type": "function", "function": {}}]}, "tools[0].function.name"),
         ({"tools": [{"type": "function", "function": {"name": "has.dot"}}]}, "tools[0].function.name"),
         ({"tools": [{"type": "function", "function": {"name": "x" * 65}}]}, "tools[0].function.name"),
-        ({"tools": [{"type": "retrieval", "function": {"name": "f"}}]}, "tools[0].type"),
+        ({"tools": [{"type": "retrieval", "function": {"name": "f"}}]}, "tools[0]"),
         ({"tools": ["f"]}, "tools[0]"),
+        ({"tools": [{"type": "custom", "custom": {}}]}, "tools[0].custom.name"),
+        (
+            {"tools": [{"type": "custom", "custom": {"name": "g", "format": {"type": "xml"}}}]},
+            "tools[0].custom.format.type",
+        ),
         ({"tool_choice": {"type": "function"}}, "tool_choice.function"),
+        (
+            {"tool_choice": {"type": "allowed_tools", "allowed_tools": {"mode": "any", "tools": [{}]}}},
+            "tool_choice.allowed_tools.mode",
+        ),
         ({"tool_choice": "sometimes"}, "tool_choice"),
         ({"response_format": {"type": "json_schema"}}, "response_format"),
         ({"response_format": {"type": "json_schema", "json_schema": "x"}}, "response_format.json_schema"),
@@ -210,6 +219,44 @@ def test_malformed_tools_are_400(stack: RunningStack, fields: dict, param: str) 
     body = {"model": MODEL, "messages": [{"role": "user", "content": marker}], **fields}
 
     assert_rejected(post(stack, body), param)
+    assert received(stack, marker) == []
+
+
+CUSTOM_TOOL = {"type": "custom", "custom": {"name": "run_sql", "format": {"type": "grammar", "syntax": "lark"}}}
+ALLOWED_TOOLS = {
+    "type": "allowed_tools",
+    "allowed_tools": {"mode": "required", "tools": [{"type": "custom", "custom": {"name": "run_sql"}}]},
+}
+
+
+def test_custom_tools_reach_openai(stack: RunningStack) -> None:
+    marker = unique("custom")
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": marker}],
+        "tools": [CUSTOM_TOOL],
+        "tool_choice": ALLOWED_TOOLS,
+    }
+
+    response = post(stack, body)
+
+    assert response.status_code == 200, response.text
+    [upstream] = received(stack, marker)
+    assert upstream["body"]["tools"] == [CUSTOM_TOOL]
+    assert upstream["body"]["tool_choice"] == ALLOWED_TOOLS
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"), [({"tools": [CUSTOM_TOOL]}, "tools[0]"), ({"tool_choice": ALLOWED_TOOLS}, "tool_choice")]
+)
+def test_custom_tools_elsewhere_are_400(stack: RunningStack, fields: dict, param: str) -> None:
+    marker = unique("custom")
+    function = {"type": "function", "function": {"name": "lookup"}}
+    body = {"model": GEMINI, "messages": [{"role": "user", "content": marker}], "tools": [function], **fields}
+
+    error = assert_rejected(post(stack, body), param, code="capability_not_supported")
+
+    assert "custom tools" in error["message"]
     assert received(stack, marker) == []
 
 

@@ -239,6 +239,39 @@ class FunctionTool(_Part):
     function: FunctionDefinition
 
 
+class CustomToolFormat(_Part):
+    # "text" (free text) or "grammar" (a Lark or regex grammar), as OpenAI defines them.
+    type: Literal["text", "grammar"]
+
+
+class CustomDefinition(_Part):
+    name: FunctionName
+    description: StrictStr | None = None
+    format: CustomToolFormat | None = None
+
+
+class CustomTool(_Part):
+    """An OpenAI custom tool, whose input is free text instead of JSON arguments."""
+
+    type: Literal["custom"]
+    custom: CustomDefinition
+
+
+def _tool_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return f"tool:{kind}" if isinstance(kind, str) else None
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("tool:function")] | Annotated[CustomTool, Tag("tool:custom")],
+    Discriminator(
+        _tool_tag,
+        custom_error_type="invalid_tool",
+        custom_error_message='Input should be a tool whose `type` is "function" or "custom"',
+    ),
+]
+
+
 # The dict-valued fields below stay dicts after validation, so that code
 # reading them works on the client's JSON as the providers get it.
 class NamedFunction(TypedDict):
@@ -250,21 +283,40 @@ class NamedToolChoice(TypedDict):
     function: NamedFunction
 
 
+class NamedCustomToolChoice(TypedDict):
+    type: Literal["custom"]
+    custom: NamedFunction
+
+
+class AllowedTools(TypedDict):
+    mode: Literal["auto", "required"]
+    tools: Annotated[list[dict[str, Any]], Field(min_length=1)]
+
+
+class AllowedToolsChoice(TypedDict):
+    type: Literal["allowed_tools"]
+    allowed_tools: AllowedTools
+
+
 def _choice_tag(value: Any) -> str | None:
     if isinstance(value, str):
         return "choice:mode"
     if isinstance(value, dict):
-        return "choice:named"
+        kind = value.get("type")
+        return f"choice:{kind}" if kind in ("function", "custom", "allowed_tools") else "choice:function"
     return None
 
 
 ToolChoice = Annotated[
     Annotated[Literal["none", "auto", "required"], Tag("choice:mode")]
-    | Annotated[NamedToolChoice, Tag("choice:named")],
+    | Annotated[NamedToolChoice, Tag("choice:function")]
+    | Annotated[NamedCustomToolChoice, Tag("choice:custom")]
+    | Annotated[AllowedToolsChoice, Tag("choice:allowed_tools")],
     Discriminator(
         _choice_tag,
         custom_error_type="invalid_tool_choice",
-        custom_error_message='Input should be "none", "auto", "required" or a named function',
+        custom_error_message='Input should be "none", "auto", "required", a named function or custom tool, '
+        "or an allowed_tools object",
     ),
 ]
 
@@ -370,7 +422,7 @@ class ChatCompletionRequest(BaseModel):
     top_logprobs: Annotated[Integer, Field(ge=0, le=20)] | None = None
     parallel_tool_calls: StrictBool | None = None
     user: StrictStr | None = None
-    tools: list[FunctionTool] | None = None
+    tools: list[Tool] | None = None
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
     thinking: ThinkingOptions | None = None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from gateway_contracts import CatalogEntry, ChatCompletionRequest, requested_thinking, split_thinking_suffix
-from gateway_contracts.chat import AudioPart, FilePart, ImagePart
+from gateway_contracts.chat import AudioPart, CustomTool, FilePart, ImagePart
 from gateway_contracts.records import Capability
 from gateway_edge.catalog import ModelDirectory
 from gateway_edge.errors import EdgeError
@@ -125,6 +125,7 @@ def check_capabilities(
     chat: ChatCompletionRequest, entry: CatalogEntry, directory: ModelDirectory, rules: list[Rule] | None = None
 ) -> None:
     """Raise a 400 naming the first capability that the request needs and `entry` lacks."""
+    _check_openai_tool_forms(chat, entry)
     needed = requirements(chat, rules)
     missing = next((item for item in needed if item.capability not in entry.capabilities), None)
     if missing is None:
@@ -136,6 +137,33 @@ def check_capabilities(
         f"The model `{entry.id}` does not support {missing.feature} (capability `{missing.capability}`). "
         + _suggestions(directory, entry, capabilities, missing.capability),
         param=missing.param,
+    )
+
+
+# OpenAI's own API is the only one that defines custom tools and allowed_tools choices.
+_OPENAI_TOOL_PROVIDERS = frozenset({"openai"})
+
+
+def _check_openai_tool_forms(chat: ChatCompletionRequest, entry: CatalogEntry) -> None:
+    if entry.provider in _OPENAI_TOOL_PROVIDERS:
+        return
+
+    param = None
+    for index, tool in enumerate(chat.tools or ()):
+        if isinstance(tool, CustomTool):
+            param = f"tools[{index}]"
+            break
+    choice = chat.tool_choice
+    if param is None and isinstance(choice, dict) and choice.get("type") in ("custom", "allowed_tools"):
+        param = "tool_choice"
+    if param is None:
+        return
+    raise EdgeError(
+        "capability_not_supported",
+        f"`{param}` uses OpenAI's custom tools or `allowed_tools` choice, which provider `{entry.provider}` of "
+        f"the model `{entry.id}` does not take. Use function tools with a named or mode `tool_choice`, "
+        "or an `openai/` model.",
+        param=param,
     )
 
 
