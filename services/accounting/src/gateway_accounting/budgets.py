@@ -39,12 +39,13 @@ logger = logging.getLogger("gateway_accounting.budgets")
 
 _ZERO = Decimal(0)
 
+# With $2 true, uncapped projects are included too: the budget status reports their spend.
 _CAPPED_PROJECTS = """
 SELECT p.id, p.timezone, p.daily_budget_usd, p.budget_alert_threshold,
        (now() AT TIME ZONE p.timezone)::date AS today
 FROM accounting.projects p
 WHERE p.id = ANY($1)
-  AND (p.daily_budget_usd IS NOT NULL OR EXISTS (
+  AND ($2 OR p.daily_budget_usd IS NOT NULL OR EXISTS (
       SELECT 1 FROM accounting.credentials c
       WHERE c.project_id = p.id AND c.kind = 'api_key' AND c.revoked_at IS NULL AND c.daily_budget_usd IS NOT NULL))
 """
@@ -136,7 +137,7 @@ class BudgetPublisher:
         )
         if row is None:
             return None
-        records = await self._records([project_id])
+        records = await self._records([project_id], include_uncapped=True)
         record = records[0] if records else BudgetRecord(project_id=project_id, updated_at=datetime.now(UTC))
         today: date = row["today"]
         ledger = await self._ledger_record(project_id, today)
@@ -159,9 +160,9 @@ class BudgetPublisher:
             keys=keys,
         )
 
-    async def _records(self, ids: list[str]) -> list[BudgetRecord]:
+    async def _records(self, ids: list[str], *, include_uncapped: bool = False) -> list[BudgetRecord]:
         async with self._pool.acquire() as connection, connection.transaction(readonly=True):
-            projects = await connection.fetch(_CAPPED_PROJECTS, ids)
+            projects = await connection.fetch(_CAPPED_PROJECTS, ids, include_uncapped)
             if not projects:
                 return []
             capped_ids = [row["id"] for row in projects]
