@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -130,6 +131,42 @@ def test_request_through_edge_publishes_usage_recorded(stack: RunningStack) -> N
     traceparent = stack.loop.run(_internal_usage_traceparent(stack, request_id, since))
     assert traceparent is not None
     assert event.trace_id == traceparent.split("-")[1]
+
+
+def test_usage_recorded_amounts_match_http_response(stack: RunningStack) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    raw = stack.client().chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": unique("amounts")}], max_tokens=5
+    )
+    response_cost = json.loads(raw.text)["usage"]["cost"]
+    request_id = raw.headers["x-request-id"]
+
+    [(_seq, payload, _event)] = events_of(stack, UsageRecorded, since, lambda event: event.request_id == request_id)
+    event_cost = json.loads(payload)["cost"]
+
+    for part, amount in event_cost.items():
+        if not isinstance(amount, str) or part == "currency":
+            continue
+        assert "E" not in amount.upper(), (part, amount)
+        assert amount == "0" or Decimal(amount) != 0, (part, amount)
+        if part in response_cost:
+            assert amount == response_cost[part], part
+    assert Decimal(event_cost["input"]) > 0
+
+
+def test_admin_rejects_cap_above_maximum(stack: RunningStack) -> None:
+    with admin(stack) as http:
+        huge = http.post("/admin/projects", content=b'{"name": "huge", "daily_budget_usd": 1e308}',
+                         headers={"Content-Type": "application/json"})  # fmt: skip
+        precise = http.post("/admin/projects", json={"name": "precise", "daily_budget_usd": "0.00000000001"})
+
+    assert huge.status_code == 400, huge.text
+    error = huge.json()["error"]
+    assert error["param"] == "daily_budget_usd"
+    assert "1E+308" in error["message"]
+    assert "1000000000 USD" in error["message"]
+    assert precise.status_code == 400, precise.text
+    assert "10 decimal places" in precise.json()["error"]["message"]
 
 
 async def _internal_usage_traceparent(stack: RunningStack, request_id: str, since: datetime) -> str | None:

@@ -30,6 +30,7 @@ from nats.js.kv import KeyValue
 from gateway_contracts import BudgetRecord, LedgerRecord, ledger_key
 from gateway_contracts.budget import Standing, budget_day, resets_at, standing
 from gateway_contracts.kv import BucketMirror
+from gateway_contracts.money import plain_decimal
 from gateway_edge.errors import EdgeError
 
 # The remaining budget of the tightest cap that applies, sent on every response of a capped project.
@@ -302,4 +303,4 @@ def budget_exceeded(record: BudgetRecord, day: date, amount: Decimal, verdict: V
 
 
 def _usd(amount: Decimal) -> str:
-    return format(amount, "f")
+    return plain_decimal(amount)

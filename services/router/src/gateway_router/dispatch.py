@@ -49,6 +49,7 @@ from gateway_contracts import (
 )
 from gateway_contracts.kv import BucketMirror
 from gateway_contracts.metrics import model_labels
+from gateway_contracts.money import plain_decimal
 from gateway_contracts.sessions import session_event_subject
 from gateway_contracts.telemetry import REQUEST_ID, context_from_headers, tracer, tracing_enabled
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
@@ -656,8 +657,8 @@ def cost_json(cost: CostBreakdown) -> dict[str, Any]:
     """Render the cost as the response's `usage.cost`, every amount an exact decimal string."""
     document: dict[str, Any] = {"currency": cost.currency}
     for part in (*COST_PARTS, "total"):
-        # Fixed-point text: `1E-7` is exact too, but not every client parses it.
-        document[part] = format(getattr(cost, part), "f")
+        # Fixed-point text, as in the events: `1E-7` is exact too, but not every client parses it.
+        document[part] = plain_decimal(getattr(cost, part))
     if cost.estimated:
         document["estimated"] = True
     if cost.incomplete:
