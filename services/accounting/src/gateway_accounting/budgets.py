@@ -31,6 +31,7 @@ from gateway_contracts import (
     ledger_key,
 )
 from gateway_contracts.budget import resets_at, standing
+from gateway_contracts.exhaustion import announce_exhausted, exhausted_event_id
 from gateway_contracts.public_events import BudgetExhausted, BudgetThresholdCrossed
 from gateway_contracts.publishing import build_event, publish_event
 from gateway_contracts.rpc import BudgetState, BudgetStatus, KeyBudgetStatus
@@ -74,8 +75,7 @@ class BudgetPublisher:
         self._ledger = ledger
         # Alert thresholds and today's budget day of the projects last published, for threshold checks.
         self._thresholds: dict[str, tuple[Decimal, date]] = {}
-        # Projects and days whose `BudgetExhausted` event this process published. After a restart
-        # the event may go out once more, with the same `event_id`.
+        # Projects and days whose `BudgetExhausted` event went out, as this process saw; saves a KV read.
         self._exhausted: set[tuple[str, date]] = set()
 
     async def publish(self, project_ids: Collection[str], *, remove_uncapped: bool = False) -> list[BudgetRecord]:
@@ -111,10 +111,12 @@ class BudgetPublisher:
         """Publish a threshold event for each project whose spend today crossed its threshold, once a day,
         and an exhausted event for each that reached its cap.
 
-        The alert row and the threshold events go together: the row is
-        committed only after JetStream acknowledged the events, so a failure
-        leaves neither and the next batch tries again. `last_requests` names
-        the request that each event reports as its cause.
+        Runs after each batch and after an admin changes a cap, so a cap set
+        below today's spend announces both at once. The alert row and the
+        threshold events go together: the row is committed only after
+        JetStream acknowledged the events, so a failure leaves neither and
+        the next batch tries again. `last_requests` names the request that
+        each event reports as its cause; without one, the admin request.
         """
         for record in records:
             if record.cap_usd is None or record.cap_usd <= 0:
@@ -250,7 +252,7 @@ class BudgetPublisher:
         assert record.cap_usd is not None
         event = build_event(
             BudgetExhausted,
-            event_id=f"budget.exhausted:{record.project_id}:{day.isoformat()}",
+            event_id=exhausted_event_id(record.project_id, day),
             project_id=record.project_id,
             request_id=request_id,
             day=day,
@@ -259,9 +261,10 @@ class BudgetPublisher:
             spent_usd=spent,
             resets_at=resets_at(record.timezone, day),
         )
-        await publish_event(self._js, event)
+        published = await announce_exhausted(self._js, self._ledger, event)
         self._exhausted.add((record.project_id, day))
-        logger.info("Project %s spent its daily budget of %s on %s", record.project_id, record.cap_usd, day)
+        if published:
+            logger.info("Project %s spent its daily budget of %s on %s", record.project_id, record.cap_usd, day)
 
     async def _ledger_record(self, project_id: str, day: date) -> LedgerRecord:
         try:
@@ -287,7 +290,8 @@ def _state(cap: Decimal | None, day: DaySpend | None, reserved: Decimal) -> Budg
         cap_usd=cap,
         spent_usd=current.spent,
         reserved_usd=current.in_flight,
-        remaining_usd=current.remaining if cap is not None else None,
+        # Clamped at 0 as in the edge's 402: reservations can take a project past its cap.
+        remaining_usd=max(current.remaining, _ZERO) if cap is not None else None,
     )
 
 

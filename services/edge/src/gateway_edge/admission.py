@@ -134,7 +134,7 @@ async def _budget_verdict(
     }
     if verdict.remaining is not None:
         key = "remaining_usd" if verdict.admitted else "remaining_before_usd"
-        result[key] = plain_decimal(verdict.remaining)
+        result[key] = plain_decimal(max(verdict.remaining, Decimal(0)))
     if verdict.scope is not None:
         result["limited_by"] = verdict.scope
     return result
