@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import httpx
 import nats
 
 from gateway_contracts import BudgetThresholdEvent, bus
+from gateway_contracts.public_events import BudgetExhausted, BudgetThresholdCrossed
 from tests.accounting_helpers import (
     MODEL,
     admin,
@@ -23,6 +25,7 @@ from tests.accounting_helpers import (
     synthetic_event,
 )
 from tests.conftest import RunningStack, free_port
+from tests.test_event_contracts import events_of
 from tests.test_walking_system import unique, wait_until
 
 BUDGET_HEADER = "x-gateway-budget-remaining-usd"
@@ -326,3 +329,66 @@ def test_uncapped_project_may_use_an_unpriced_model(stack: RunningStack) -> None
 
     assert response.status_code == 200
     assert response.json()["usage"]["cost"]["incomplete"] is True
+
+
+def test_402_reports_remaining_clamped_at_zero(stack: RunningStack) -> None:
+    project = create_project(stack, daily_budget_usd="0.001")
+    key = create_key(stack, project["id"])
+    spend(stack, project["id"], key["id"], Decimal("0.0011"))
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "over"}]}
+
+    refused = wait_until(lambda: (r := chat(key["key"], body, stack.base_url)).status_code == 402 and r)
+    with httpx.Client(base_url=stack.base_url, timeout=30) as http:
+        status = http.get("/v1/budget", headers={"Authorization": f"Bearer {key['key']}"}).json()
+
+    error = refused.json()["error"]
+    assert error["budget"]["spent_usd"] == "0.0011"
+    assert error["budget"]["remaining_usd"] == "0"
+    assert "leaving $0," in error["message"]
+    assert refused.headers[BUDGET_HEADER] == "0"
+    assert status["project"]["spent_usd"] == "0.0011"
+    assert status["project"]["remaining_usd"] == "0"
+
+
+def test_edge_rejection_publishes_exhausted_once(stack: RunningStack) -> None:
+    project = create_project(stack, daily_budget_usd="0.0001")
+    key = create_key(stack, project["id"])
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "too big"}], "max_tokens": 10_000}
+
+    statuses = [wait_until(lambda: chat(key["key"], body, stack.base_url).status_code == 402) for _ in range(3)]
+    mine = lambda event: event.project_id == project["id"]  # noqa: E731
+    events = events_of(stack, BudgetExhausted, since, mine)
+    time.sleep(1)
+    again = events_of(stack, BudgetExhausted, since, mine, timeout=2)
+
+    assert statuses == [True, True, True]
+    assert len(events) == 1
+    assert len(again) == 1
+    [(_, _, exhausted)] = events
+    assert exhausted.cap_usd == Decimal("0.0001")
+    assert exhausted.spent_usd == 0
+    assert exhausted.request_id.startswith("req_")
+
+
+def test_cap_below_spend_publishes_threshold_and_exhausted(stack: RunningStack) -> None:
+    project = create_project(stack, daily_budget_usd="10", budget_alert_threshold="0.9")
+    key = create_key(stack, project["id"])
+    spend(stack, project["id"], key["id"], Decimal("0.52"))
+    since = datetime.now(UTC) - timedelta(seconds=1)
+
+    with admin(stack) as http:
+        lowered = http.patch(f"/admin/projects/{project['id']}", json={"daily_budget_usd": "0.5"})
+        raised_again = http.patch(f"/admin/projects/{project['id']}", json={"daily_budget_usd": "0.4"})
+
+    assert lowered.status_code == 200, lowered.text
+    assert raised_again.status_code == 200, raised_again.text
+    mine = lambda event: event.project_id == project["id"]  # noqa: E731
+    [(_, _, crossed)] = events_of(stack, BudgetThresholdCrossed, since, mine)
+    [(_, _, exhausted)] = events_of(stack, BudgetExhausted, since, mine)
+    time.sleep(1)
+    assert len(events_of(stack, BudgetExhausted, since, mine, timeout=2)) == 1
+    assert crossed.cap_usd == Decimal("0.5")
+    assert crossed.spent_usd == Decimal("0.52")
+    assert exhausted.cap_usd == Decimal("0.5")
+    assert exhausted.spent_usd == Decimal("0.52")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import time
@@ -27,10 +29,10 @@ from gateway_contracts.public_events import (
     SessionTurnAppended,
     UsageRecorded,
 )
-from gateway_contracts.registry import decode_event
+from gateway_contracts.registry import InvalidEvent, decode_event
 from gateway_contracts.sessions import session_turn_subject
 from tests.accounting_helpers import MODEL, admin, create_key, create_project, publish_events, synthetic_event
-from tests.conftest import RunningStack
+from tests.conftest import RunningStack, free_port
 from tests.test_catalog import add_custom_model
 from tests.test_walking_system import unique, wait_until
 
@@ -59,10 +61,13 @@ async def _read(
                 messages = await subscription.fetch(100, timeout=0.5)
             except TimeoutError:
                 break
-            found += [
-                (message.metadata.sequence.stream, message.data, decode_event(message.data, message.subject))
-                for message in messages
-            ]
+            for message in messages:
+                try:
+                    event = decode_event(message.data, message.subject)
+                except InvalidEvent:
+                    # The test of the example's handling publishes a message that is not JSON.
+                    continue
+                found.append((message.metadata.sequence.stream, message.data, event))
         await subscription.unsubscribe()
     finally:
         await nc.close()
@@ -128,6 +133,42 @@ def test_request_through_edge_publishes_usage_recorded(stack: RunningStack) -> N
     assert event.trace_id == traceparent.split("-")[1]
 
 
+def test_usage_recorded_amounts_match_http_response(stack: RunningStack) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    raw = stack.client().chat.completions.with_raw_response.create(
+        model=MODEL, messages=[{"role": "user", "content": unique("amounts")}], max_tokens=5
+    )
+    response_cost = json.loads(raw.text)["usage"]["cost"]
+    request_id = raw.headers["x-request-id"]
+
+    [(_seq, payload, _event)] = events_of(stack, UsageRecorded, since, lambda event: event.request_id == request_id)
+    event_cost = json.loads(payload)["cost"]
+
+    for part, amount in event_cost.items():
+        if not isinstance(amount, str) or part == "currency":
+            continue
+        assert "E" not in amount.upper(), (part, amount)
+        assert amount == "0" or Decimal(amount) != 0, (part, amount)
+        if part in response_cost:
+            assert amount == response_cost[part], part
+    assert Decimal(event_cost["input"]) > 0
+
+
+def test_admin_rejects_cap_above_maximum(stack: RunningStack) -> None:
+    with admin(stack) as http:
+        huge = http.post("/admin/projects", content=b'{"name": "huge", "daily_budget_usd": 1e308}',
+                         headers={"Content-Type": "application/json"})  # fmt: skip
+        precise = http.post("/admin/projects", json={"name": "precise", "daily_budget_usd": "0.00000000001"})
+
+    assert huge.status_code == 400, huge.text
+    error = huge.json()["error"]
+    assert error["param"] == "daily_budget_usd"
+    assert "1E+308" in error["message"]
+    assert "1000000000 USD" in error["message"]
+    assert precise.status_code == 400, precise.text
+    assert "10 decimal places" in precise.json()["error"]["message"]
+
+
 async def _internal_usage_traceparent(stack: RunningStack, request_id: str, since: datetime) -> str | None:
     nc = await nats.connect(stack.nats_url)
     try:
@@ -163,16 +204,110 @@ def test_example_subscriber_sums_cost_of_real_requests(stack: RunningStack) -> N
 
 def run_example(stack: RunningStack, *args: str) -> str:
     durable = f"example-{uuid.uuid4().hex[:12]}"
-    result = subprocess.run(
-        [sys.executable, str(EXAMPLE), "--nats-url", stack.nats_url, "--durable", durable, "--idle", "3", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = example_process("--nats-url", stack.nats_url, "--durable", durable, "--idle", "3", *args)
     assert result.returncode == 0, result.stderr
     stack.loop.run(_delete_consumer(stack, bus.USAGE_STREAM.name, durable))
     return result.stdout
+
+
+def example_process(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    environment = {name: value for name, value in os.environ.items() if name not in ("NATS_URL", "GATEWAY_DATA_DIR")}
+    return subprocess.run(
+        [sys.executable, str(EXAMPLE), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env={**environment, **(env or {})},
+    )
+
+
+def test_example_reads_nats_url_file_of_gateway_up(stack: RunningStack) -> None:
+    data_dir = stack.stack.config.data_dir
+    url_file = data_dir / "nats-url"
+    durable = f"example-{uuid.uuid4().hex[:12]}"
+
+    from_file = example_process("--durable", durable, "--idle", "1", env={"GATEWAY_DATA_DIR": str(data_dir)})
+    stack.loop.run(_delete_consumer(stack, bus.USAGE_STREAM.name, durable))
+    wrong_variable = example_process(
+        "--idle", "1", env={"GATEWAY_DATA_DIR": str(data_dir), "NATS_URL": stack.nats_url.replace("://", "://wrong")}
+    )
+
+    assert url_file.read_text().strip() == stack.nats_url
+    assert url_file.stat().st_mode & 0o777 == 0o600
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout.startswith("model")
+    # NATS_URL comes before the file.
+    assert wrong_variable.returncode == 1
+    assert "Authorization Violation" in wrong_variable.stderr
+
+
+def test_example_fails_fast_on_wrong_token(stack: RunningStack) -> None:
+    wrong = stack.nats_url.replace("://", "://not-the-token")
+    started = time.monotonic()
+
+    result = example_process("--nats-url", wrong, "--idle", "30", timeout=30)
+
+    assert time.monotonic() - started < 15
+    assert result.returncode == 1
+    assert "Authorization Violation" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "not-the-token" not in result.stderr
+
+
+def test_example_fails_fast_when_nats_is_unreachable() -> None:
+    result = example_process("--nats-url", f"nats://127.0.0.1:{free_port()}", "--idle", "30", timeout=30)
+
+    assert result.returncode == 1
+    assert "unreachable" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_example_rejects_invalid_options() -> None:
+    cases = {
+        ("--durable", "a.b"): "invalid durable name 'a.b'",
+        ("--from-sequence", "-5"): "-5 is less than 1",
+        ("--since", "2026-11-30T00:00:00"): "has no zone",
+        ("--since", "yesterday"): "invalid time 'yesterday'",
+        ("--idle", "0"): "out of range",
+    }
+    for args, message in cases.items():
+        result = example_process(*args, "--nats-url", "nats://127.0.0.1:1", timeout=30)
+
+        assert result.returncode == 2, args
+        assert message in result.stderr, args
+        assert "Traceback" not in result.stderr, args
+
+
+def test_example_terminates_message_that_is_not_json(stack: RunningStack) -> None:
+    sequence = stack.loop.run(_publish_raw(stack, bus.USAGE_RECORDED_SUBJECT, b"\x00not json"))
+    request_id = chat_request_id(stack)
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    [(_, _, event)] = events_of(stack, UsageRecorded, since, lambda found: found.request_id == request_id)
+
+    output = example_process(
+        "--nats-url", stack.nats_url, "--durable", f"example-{uuid.uuid4().hex[:12]}",
+        "--from-sequence", str(sequence), "--idle", "2",
+    )  # fmt: skip
+
+    assert output.returncode == 0, output.stderr
+    assert f"skipped stream sequence {sequence}: The message on `{bus.USAGE_RECORDED_SUBJECT}` is not JSON" in (
+        output.stderr
+    )
+    requests, cost = example_row(output.stdout, MODEL)
+    assert requests >= 1
+    assert cost >= event.cost.total
+
+
+async def _publish_raw(stack: RunningStack, subject: str, payload: bytes) -> int:
+    nc = await nats.connect(stack.nats_url)
+    try:
+        ack = await nc.jetstream().publish(subject, payload)
+    finally:
+        await nc.close()
+    return ack.seq
 
 
 def example_row(output: str, model: str) -> tuple[int, Decimal]:

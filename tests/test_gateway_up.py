@@ -82,6 +82,10 @@ def test_up_serves_stops_and_keeps_state(stack_root: Path) -> None:
         _check_console(ports["console"], log)
         key = key_file.read_text().strip()
         assert (data_dir / "admin-token").stat().st_mode & 0o777 == 0o600
+        nats_url_file = data_dir / "nats-url"
+        assert nats_url_file.stat().st_mode & 0o777 == 0o600
+        assert nats_url_file.read_text().strip().endswith(f"@127.0.0.1:{ports['nats']}")
+        assert f"NATS URL for event subscribers on this machine: {nats_url_file}" in log.read_text()
         with openai.OpenAI(base_url=f"{base_url}/v1", api_key=key, max_retries=0) as client:
             client.chat.completions.create(model="openai/gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
             time.sleep(1.5)

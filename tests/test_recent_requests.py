@@ -100,6 +100,28 @@ def test_recent_requests_need_project_key(stack: RunningStack) -> None:
     assert response.json()["error"]["code"] == "invalid_api_key"
 
 
+def test_budget_of_uncapped_project_counts_spend(stack: RunningStack) -> None:
+    project = create_project(stack)
+    key = create_key(stack, project["id"])
+    completion = stack.client(api_key=key["key"]).chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": unique("uncapped")}]
+    )
+    cost = Decimal(completion.usage.model_dump()["cost"]["total"])
+    assert cost > 0
+
+    def settled() -> dict[str, Any] | None:
+        with httpx.Client(base_url=stack.base_url, timeout=30) as http:
+            response = http.get("/v1/budget", headers={"Authorization": f"Bearer {key['key']}"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        return body if Decimal(body["project"]["spent_usd"]) > 0 else None
+
+    status = wait_until(settled)
+    assert status["project"]["cap_usd"] is None
+    assert Decimal(status["project"]["spent_usd"]) == cost
+    assert status["project"]["remaining_usd"] is None
+
+
 def test_budget_of_callers_project(stack: RunningStack) -> None:
     project = create_project(stack, daily_budget_usd="2.5")
     key = create_key(stack, project["id"])

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from gateway_contracts import bus
 from gateway_contracts.envelope import EventEnvelope, trace_id_for
 from gateway_contracts.public_events import CatalogEntryChanged, SessionTurnAppended, UsageRecorded
-from gateway_contracts.registry import EVENT_TYPES, UnknownEvent, decode_event, event_type
+from gateway_contracts.registry import EVENT_TYPES, InvalidEvent, UnknownEvent, decode_event, event_type
 
 FIXTURES = Path(__file__).parent / "fixtures" / "events"
 PUBLIC = [event_type for event_type in EVENT_TYPES if event_type.public]
@@ -110,6 +110,22 @@ def test_decode_needs_the_subject_for_internal_events() -> None:
         decode_event(fixture("internal.usage.v2"))
 
     assert decode_event(fixture("internal.usage.v2"), bus.USAGE_EVENT_SUBJECT).request_id.startswith("req_")
+
+
+def test_decode_rejects_bytes_that_are_not_json() -> None:
+    for payload in (b"\xff\xfenot json", b"", '{"schema_name": '):
+        with pytest.raises(InvalidEvent, match="is not JSON"):
+            decode_event(payload, bus.USAGE_RECORDED_SUBJECT)
+
+
+def test_decode_rejects_json_that_is_no_object() -> None:
+    with pytest.raises(InvalidEvent, match="JSON list, not an object"):
+        decode_event(b"[1, 2]", bus.USAGE_RECORDED_SUBJECT)
+
+
+def test_unknown_event_is_an_invalid_event() -> None:
+    assert issubclass(UnknownEvent, InvalidEvent)
+    assert issubclass(InvalidEvent, ValueError)
 
 
 def test_decode_rejects_a_payload_that_breaks_its_schema() -> None:

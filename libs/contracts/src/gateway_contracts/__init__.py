@@ -84,7 +84,7 @@ from gateway_contracts.records import (
     catalog_key,
     ledger_key,
 )
-from gateway_contracts.registry import EVENT_TYPES, EventType, UnknownEvent, decode_event
+from gateway_contracts.registry import EVENT_TYPES, EventType, InvalidEvent, UnknownEvent, decode_event
 
 __all__ = [
     "COST_PARTS",
@@ -118,6 +118,7 @@ __all__ = [
     "ErrorFrame",
     "EventType",
     "FrameKind",
+    "InvalidEvent",
     "KeyBudget",
     "LedgerRecord",
     "ModelAlias",

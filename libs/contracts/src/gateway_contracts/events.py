@@ -14,6 +14,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway_contracts.money import PlainDecimal
+
 RequestStatus = Literal["ok", "error", "cancelled"]
 
 
@@ -60,18 +62,18 @@ class CostBreakdown(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     currency: Literal["USD"] = "USD"
-    input: Decimal = Decimal(0)
-    cached_input: Decimal = Decimal(0)
+    input: PlainDecimal = Decimal(0)
+    cached_input: PlainDecimal = Decimal(0)
     # Cache writes of every lifetime.
-    cache_write: Decimal = Decimal(0)
-    output: Decimal = Decimal(0)
-    reasoning: Decimal = Decimal(0)
-    audio_input: Decimal = Decimal(0)
-    audio_output: Decimal = Decimal(0)
-    image_input: Decimal = Decimal(0)
-    image_output: Decimal = Decimal(0)
-    request: Decimal = Decimal(0)
-    total: Decimal = Decimal(0)
+    cache_write: PlainDecimal = Decimal(0)
+    output: PlainDecimal = Decimal(0)
+    reasoning: PlainDecimal = Decimal(0)
+    audio_input: PlainDecimal = Decimal(0)
+    audio_output: PlainDecimal = Decimal(0)
+    image_input: PlainDecimal = Decimal(0)
+    image_output: PlainDecimal = Decimal(0)
+    request: PlainDecimal = Decimal(0)
+    total: PlainDecimal = Decimal(0)
     # True when the provider reported no usage and the gateway counted the tokens itself.
     estimated: bool = False
     # True when a kind with usage had no known price and was charged nothing.
@@ -109,8 +111,8 @@ class UsageEvent(BaseModel):
     ttft_ms: float | None = Field(default=None, ge=0)
     # The worst-case cost the edge reserved against the project's and the
     # key's daily budget; zero where that budget has no cap.
-    reserved_project_usd: Decimal = Field(default=Decimal(0), ge=0)
-    reserved_key_usd: Decimal = Field(default=Decimal(0), ge=0)
+    reserved_project_usd: PlainDecimal = Field(default=Decimal(0), ge=0)
+    reserved_key_usd: PlainDecimal = Field(default=Decimal(0), ge=0)
 
 
 class SessionTurn(BaseModel):
@@ -171,9 +173,9 @@ class BudgetThresholdEvent(BaseModel):
     day: date
     timezone: str
     # The fraction of the cap, for example 0.8.
-    threshold: Decimal
-    cap_usd: Decimal
-    spent_usd: Decimal
+    threshold: PlainDecimal
+    cap_usd: PlainDecimal
+    spent_usd: PlainDecimal
     crossed_at: datetime
 
 

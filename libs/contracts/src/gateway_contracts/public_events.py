@@ -13,7 +13,6 @@ the sessions service is set to include it.
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -21,6 +20,7 @@ from pydantic import ConfigDict, Field
 from gateway_contracts import bus
 from gateway_contracts.envelope import EventEnvelope
 from gateway_contracts.events import CostBreakdown, RequestStatus, TokenUsage
+from gateway_contracts.money import PlainDecimal
 
 
 class RecordedTokens(TokenUsage):
@@ -74,8 +74,8 @@ class _BudgetDay(EventEnvelope):
     # The budget day, in the project's time zone.
     day: date
     timezone: str
-    cap_usd: Decimal
-    spent_usd: Decimal
+    cap_usd: PlainDecimal
+    spent_usd: PlainDecimal
 
 
 class BudgetThresholdCrossed(_BudgetDay):
@@ -90,7 +90,7 @@ class BudgetThresholdCrossed(_BudgetDay):
     schema_name: Literal["budget.threshold_crossed"] = "budget.threshold_crossed"
     schema_version: Literal[1] = 1
     # The fraction of the cap, for example 0.8.
-    threshold: Decimal
+    threshold: PlainDecimal
 
 
 class BudgetExhausted(_BudgetDay):
@@ -158,7 +158,7 @@ class ApiKeyCreated(EventEnvelope):
     name: str | None = None
     # The first characters of the key, as the admin API lists them.
     prefix: str
-    daily_budget_usd: Decimal | None = None
+    daily_budget_usd: PlainDecimal | None = None
 
 
 class ApiKeyRevoked(EventEnvelope):
@@ -182,9 +182,9 @@ class ProjectBudgetChanged(EventEnvelope):
     schema_version: Literal[1] = 1
     project_id: str
     # None when the project has no cap.
-    daily_budget_usd: Decimal | None
+    daily_budget_usd: PlainDecimal | None
     timezone: str
-    budget_alert_threshold: Decimal
+    budget_alert_threshold: PlainDecimal
 
 
 CatalogChange = Literal["created", "updated", "retired", "price_added", "price_deleted"]

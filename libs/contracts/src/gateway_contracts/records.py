@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from gateway_contracts.money import PlainDecimal
+
 CredentialKind = Literal["api_key", "admin_token"]
 
 
@@ -98,16 +100,16 @@ class TokenPrices(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: Decimal | None = Field(default=None, ge=0)
-    cached_input: Decimal | None = Field(default=None, ge=0)
+    input: PlainDecimal | None = Field(default=None, ge=0)
+    cached_input: PlainDecimal | None = Field(default=None, ge=0)
     # Writes to a prompt cache that lives five minutes (Anthropic's default) or
     # for an unstated time; `cache_write_1h` prices Anthropic's one-hour writes.
-    cache_write: Decimal | None = Field(default=None, ge=0)
-    cache_write_1h: Decimal | None = Field(default=None, ge=0)
-    output: Decimal | None = Field(default=None, ge=0)
-    reasoning: Decimal | None = Field(default=None, ge=0)
-    audio_input: Decimal | None = Field(default=None, ge=0)
-    audio_output: Decimal | None = Field(default=None, ge=0)
+    cache_write: PlainDecimal | None = Field(default=None, ge=0)
+    cache_write_1h: PlainDecimal | None = Field(default=None, ge=0)
+    output: PlainDecimal | None = Field(default=None, ge=0)
+    reasoning: PlainDecimal | None = Field(default=None, ge=0)
+    audio_input: PlainDecimal | None = Field(default=None, ge=0)
+    audio_output: PlainDecimal | None = Field(default=None, ge=0)
 
 
 class PriceTier(TokenPrices):
@@ -131,9 +133,9 @@ class Price(TokenPrices):
     """
 
     effective_from: date
-    per_input_image: Decimal | None = Field(default=None, ge=0)
-    per_output_image: Decimal | None = Field(default=None, ge=0)
-    per_request: Decimal | None = Field(default=None, ge=0)
+    per_input_image: PlainDecimal | None = Field(default=None, ge=0)
+    per_output_image: PlainDecimal | None = Field(default=None, ge=0)
+    per_request: PlainDecimal | None = Field(default=None, ge=0)
     tiers: list[PriceTier] = Field(default_factory=list)
     source: str | None = None
 
@@ -267,10 +269,10 @@ class DaySpend(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    spent_usd: Decimal = Decimal(0)
+    spent_usd: PlainDecimal = Decimal(0)
     # The sum of the reservations of the recorded requests, which the edges
     # subtract from their ledger's reserved total to get what is still in flight.
-    settled_reserved_usd: Decimal = Decimal(0)
+    settled_reserved_usd: PlainDecimal = Decimal(0)
 
 
 class KeyBudget(BaseModel):
@@ -278,7 +280,7 @@ class KeyBudget(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cap_usd: Decimal
+    cap_usd: PlainDecimal
     days: dict[date, DaySpend] = Field(default_factory=dict)
 
 
@@ -296,7 +298,7 @@ class BudgetRecord(BaseModel):
 
     project_id: str
     timezone: str = "UTC"
-    cap_usd: Decimal | None = None
+    cap_usd: PlainDecimal | None = None
     days: dict[date, DaySpend] = Field(default_factory=dict)
     keys: dict[str, KeyBudget] = Field(default_factory=dict)
     updated_at: datetime
@@ -314,9 +316,9 @@ class LedgerRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reserved_usd: Decimal = Decimal(0)
+    reserved_usd: PlainDecimal = Decimal(0)
     # Reservations against capped keys, by key id.
-    keys: dict[str, Decimal] = Field(default_factory=dict)
+    keys: dict[str, PlainDecimal] = Field(default_factory=dict)
 
 
 def ledger_key(project_id: str, day: date) -> str:

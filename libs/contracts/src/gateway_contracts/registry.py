@@ -88,7 +88,11 @@ _INTERNAL_BY_SUBJECT = {
 }
 
 
-class UnknownEvent(ValueError):
+class InvalidEvent(ValueError):
+    """Raised for a message that is not a JSON object, so no schema can be read from it."""
+
+
+class UnknownEvent(InvalidEvent):
     """Raised for a message whose schema name and version this release of the library does not know."""
 
 
@@ -107,13 +111,17 @@ def decode_event(data: bytes | str, subject: str | None = None) -> BaseModel:
     """Validate a message into the model of its schema name and version.
 
     `subject` is needed only for the internal events, whose payloads do not
-    name their schema. Raises `UnknownEvent` for a schema this release does
-    not know and `pydantic.ValidationError` for a payload that does not match
-    its schema.
+    name their schema. Raises `InvalidEvent` for a payload that is not a
+    JSON object, its subclass `UnknownEvent` for a schema this release does
+    not know, and `pydantic.ValidationError` for a payload that does not
+    match its schema. All three are `ValueError`s.
     """
-    document: Any = orjson.loads(data)
+    try:
+        document: Any = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        raise InvalidEvent(f"The message on `{subject}` is not JSON ({error}); skip it.") from None
     if not isinstance(document, dict):
-        raise UnknownEvent(f"An event is a JSON object, not {type(document).__name__}.")
+        raise InvalidEvent(f"The message on `{subject}` is JSON {type(document).__name__}, not an object; skip it.")
     schema_name = document.get("schema_name") or _internal_name(subject)
     schema_version = document.get("schema_version")
     if not isinstance(schema_name, str) or not isinstance(schema_version, int):

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from gateway_contracts.errors import ErrorCode
+from gateway_contracts.money import BudgetCap, PlainDecimal
 from gateway_contracts.records import (
     AliasName,
     Capability,
@@ -79,7 +80,7 @@ class UsageRow(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
-    cost_usd: Decimal
+    cost_usd: PlainDecimal
 
 
 class UsageReport(BaseModel):
@@ -130,14 +131,14 @@ def encode_error(code: ErrorCode, message: str, param: str | None = None) -> byt
 
 # The share of the daily cap at which a budget threshold event is published.
 DEFAULT_ALERT_THRESHOLD = Decimal("0.8")
-AlertThreshold = Annotated[Decimal, Field(gt=0, le=1)]
+AlertThreshold = Annotated[PlainDecimal, Field(gt=0, le=1)]
 
 
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName
-    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    daily_budget_usd: BudgetCap | None = None
     # An IANA time zone name; the project's budget day starts at midnight there.
     timezone: str = "UTC"
     budget_alert_threshold: AlertThreshold = DEFAULT_ALERT_THRESHOLD
@@ -150,7 +151,7 @@ class ProjectUpdate(BaseModel):
 
     project_id: str
     name: DisplayName | None = None
-    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    daily_budget_usd: BudgetCap | None = None
     timezone: str | None = None
     disabled: bool | None = None
     budget_alert_threshold: AlertThreshold | None = None
@@ -172,8 +173,8 @@ class Project(BaseModel):
     id: str
     name: str
     timezone: str
-    daily_budget_usd: Decimal | None
-    budget_alert_threshold: Decimal
+    daily_budget_usd: PlainDecimal | None
+    budget_alert_threshold: PlainDecimal
     disabled: bool
     created_at: datetime
 
@@ -189,7 +190,7 @@ class KeyCreate(BaseModel):
 
     project_id: str
     name: DisplayName | None = None
-    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    daily_budget_usd: BudgetCap | None = None
 
 
 class KeyRef(BaseModel):
@@ -209,7 +210,7 @@ class KeyInfo(BaseModel):
     name: str | None
     # The first characters of the secret, to tell keys apart.
     prefix: str
-    daily_budget_usd: Decimal | None
+    daily_budget_usd: PlainDecimal | None
     created_at: datetime
     revoked_at: datetime | None
 
@@ -333,7 +334,7 @@ class KeyUpdate(BaseModel):
     project_id: str
     key_id: str
     name: str | None = Field(default=None, max_length=200)
-    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    daily_budget_usd: BudgetCap | None = None
 
 
 # Budgets and reconciliation, for operators.
@@ -344,10 +345,10 @@ class BudgetState(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    cap_usd: Decimal | None
-    spent_usd: Decimal
-    reserved_usd: Decimal
-    remaining_usd: Decimal | None
+    cap_usd: PlainDecimal | None
+    spent_usd: PlainDecimal
+    reserved_usd: PlainDecimal
+    remaining_usd: PlainDecimal | None
 
 
 class KeyBudgetStatus(BudgetState):
@@ -361,7 +362,7 @@ class BudgetStatus(BaseModel):
     timezone: str
     day: date
     resets_at: datetime
-    budget_alert_threshold: Decimal
+    budget_alert_threshold: PlainDecimal
     project: BudgetState
     keys: list[KeyBudgetStatus]
 
@@ -382,12 +383,12 @@ class ReconcileDay(BaseModel):
 
     day: date
     postgres_requests: int
-    postgres_usd: Decimal
+    postgres_usd: PlainDecimal
     clickhouse_requests: int
-    clickhouse_usd: Decimal
+    clickhouse_usd: PlainDecimal
     # The same sums read from the hourly rollup that analytics are served from.
     rollup_requests: int
-    rollup_usd: Decimal
+    rollup_usd: PlainDecimal
     # Events of all projects that PostgreSQL recorded and the outbox has not delivered to ClickHouse yet.
     pending_requests: int
     matches: bool
@@ -445,7 +446,7 @@ class AnalyticsRow(BaseModel):
     errors: int
     error_rate: float
     tokens: dict[str, int]
-    cost_usd: dict[str, Decimal]
+    cost_usd: dict[str, PlainDecimal]
     latency_ms: Percentiles
     ttft_ms: Percentiles
 
@@ -492,7 +493,7 @@ class RecentRequest(BaseModel):
     # None when no token reached the client (an error, or a reply without content).
     ttft_ms: float | None
     tokens: dict[str, int]
-    cost_usd: Decimal
+    cost_usd: PlainDecimal
 
 
 class RecentRequests(BaseModel):

@@ -12,7 +12,7 @@ from nats.js.kv import KeyValue
 from gateway_accounting import credentials
 from gateway_accounting.announcements import announce_budget_changed, announce_key_created, announce_key_revoked
 from gateway_accounting.budgets import BudgetPublisher
-from gateway_contracts import ErrorCode
+from gateway_contracts import BudgetRecord, ErrorCode
 from gateway_contracts.rpc import (
     BudgetStatus,
     KeyCreate,
@@ -91,8 +91,9 @@ class Admin:
             raise _rejected("conflict", f"A project named `{request.name}` already exists.", param="name") from None
         project = Project.model_validate(dict(row))
         if request.daily_budget_usd is not None:
-            await self._budgets.publish([row["id"]])
+            records = await self._budgets.publish([row["id"]])
             await announce_budget_changed(self._js, project)
+            await self._check_thresholds(records)
         logger.info("Created project %s", row["id"])
         return project
 
@@ -140,10 +141,20 @@ class Admin:
             await credentials.sync_bucket(self._pool, self._bucket)
         project = Project.model_validate(dict(row))
         if _BUDGET_FIELDS & changes.keys():
-            await self._budgets.publish([request.project_id], remove_uncapped=True)
+            records = await self._budgets.publish([request.project_id], remove_uncapped=True)
             await announce_budget_changed(self._js, project)
+            # A cap at or below today's spend announces its threshold and exhaustion now.
+            await self._check_thresholds(records)
         logger.info("Updated project %s: %s", request.project_id, ", ".join(changes))
         return project
+
+    async def _check_thresholds(self, records: list[BudgetRecord]) -> None:
+        # The change is committed; a failed budget event is logged, as a failed batch check is.
+        try:
+            await self._budgets.check_thresholds(records, {})
+        except Exception:
+            ids = ", ".join(record.project_id for record in records)
+            logger.error("Checking the budget thresholds of project %s after a change failed", ids, exc_info=True)
 
     async def create_key(self, request: KeyCreate) -> KeyCreated:
         async with self._pool.acquire() as connection, connection.transaction():

@@ -31,6 +31,7 @@ from gateway_contracts import (
     ledger_key,
 )
 from gateway_contracts.budget import resets_at, standing
+from gateway_contracts.exhaustion import announce_exhausted, exhausted_event_id
 from gateway_contracts.public_events import BudgetExhausted, BudgetThresholdCrossed
 from gateway_contracts.publishing import build_event, publish_event
 from gateway_contracts.rpc import BudgetState, BudgetStatus, KeyBudgetStatus
@@ -39,12 +40,13 @@ logger = logging.getLogger("gateway_accounting.budgets")
 
 _ZERO = Decimal(0)
 
+# With $2 true, uncapped projects are included too: the budget status reports their spend.
 _CAPPED_PROJECTS = """
 SELECT p.id, p.timezone, p.daily_budget_usd, p.budget_alert_threshold,
        (now() AT TIME ZONE p.timezone)::date AS today
 FROM accounting.projects p
 WHERE p.id = ANY($1)
-  AND (p.daily_budget_usd IS NOT NULL OR EXISTS (
+  AND ($2 OR p.daily_budget_usd IS NOT NULL OR EXISTS (
       SELECT 1 FROM accounting.credentials c
       WHERE c.project_id = p.id AND c.kind = 'api_key' AND c.revoked_at IS NULL AND c.daily_budget_usd IS NOT NULL))
 """
@@ -73,8 +75,7 @@ class BudgetPublisher:
         self._ledger = ledger
         # Alert thresholds and today's budget day of the projects last published, for threshold checks.
         self._thresholds: dict[str, tuple[Decimal, date]] = {}
-        # Projects and days whose `BudgetExhausted` event this process published. After a restart
-        # the event may go out once more, with the same `event_id`.
+        # Projects and days whose `BudgetExhausted` event went out, as this process saw; saves a KV read.
         self._exhausted: set[tuple[str, date]] = set()
 
     async def publish(self, project_ids: Collection[str], *, remove_uncapped: bool = False) -> list[BudgetRecord]:
@@ -110,10 +111,12 @@ class BudgetPublisher:
         """Publish a threshold event for each project whose spend today crossed its threshold, once a day,
         and an exhausted event for each that reached its cap.
 
-        The alert row and the threshold events go together: the row is
-        committed only after JetStream acknowledged the events, so a failure
-        leaves neither and the next batch tries again. `last_requests` names
-        the request that each event reports as its cause.
+        Runs after each batch and after an admin changes a cap, so a cap set
+        below today's spend announces both at once. The alert row and the
+        threshold events go together: the row is committed only after
+        JetStream acknowledged the events, so a failure leaves neither and
+        the next batch tries again. `last_requests` names the request that
+        each event reports as its cause; without one, the admin request.
         """
         for record in records:
             if record.cap_usd is None or record.cap_usd <= 0:
@@ -136,7 +139,7 @@ class BudgetPublisher:
         )
         if row is None:
             return None
-        records = await self._records([project_id])
+        records = await self._records([project_id], include_uncapped=True)
         record = records[0] if records else BudgetRecord(project_id=project_id, updated_at=datetime.now(UTC))
         today: date = row["today"]
         ledger = await self._ledger_record(project_id, today)
@@ -159,9 +162,9 @@ class BudgetPublisher:
             keys=keys,
         )
 
-    async def _records(self, ids: list[str]) -> list[BudgetRecord]:
+    async def _records(self, ids: list[str], *, include_uncapped: bool = False) -> list[BudgetRecord]:
         async with self._pool.acquire() as connection, connection.transaction(readonly=True):
-            projects = await connection.fetch(_CAPPED_PROJECTS, ids)
+            projects = await connection.fetch(_CAPPED_PROJECTS, ids, include_uncapped)
             if not projects:
                 return []
             capped_ids = [row["id"] for row in projects]
@@ -249,7 +252,7 @@ class BudgetPublisher:
         assert record.cap_usd is not None
         event = build_event(
             BudgetExhausted,
-            event_id=f"budget.exhausted:{record.project_id}:{day.isoformat()}",
+            event_id=exhausted_event_id(record.project_id, day),
             project_id=record.project_id,
             request_id=request_id,
             day=day,
@@ -258,9 +261,10 @@ class BudgetPublisher:
             spent_usd=spent,
             resets_at=resets_at(record.timezone, day),
         )
-        await publish_event(self._js, event)
+        published = await announce_exhausted(self._js, self._ledger, event)
         self._exhausted.add((record.project_id, day))
-        logger.info("Project %s spent its daily budget of %s on %s", record.project_id, record.cap_usd, day)
+        if published:
+            logger.info("Project %s spent its daily budget of %s on %s", record.project_id, record.cap_usd, day)
 
     async def _ledger_record(self, project_id: str, day: date) -> LedgerRecord:
         try:
@@ -286,7 +290,8 @@ def _state(cap: Decimal | None, day: DaySpend | None, reserved: Decimal) -> Budg
         cap_usd=cap,
         spent_usd=current.spent,
         reserved_usd=current.in_flight,
-        remaining_usd=current.remaining if cap is not None else None,
+        # Clamped at 0 as in the edge's 402: reservations can take a project past its cap.
+        remaining_usd=max(current.remaining, _ZERO) if cap is not None else None,
     )
 
 

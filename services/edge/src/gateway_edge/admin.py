@@ -7,13 +7,13 @@ keys; changes reach every edge through the auth KV bucket.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from starlette.responses import JSONResponse
 
 from gateway_contracts import bus
+from gateway_contracts.money import BudgetCap
 from gateway_contracts.rpc import (
     AlertThreshold,
     BudgetStatus,
@@ -47,7 +47,7 @@ class ProjectPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName | None = None
-    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    daily_budget_usd: BudgetCap | None = None
     timezone: str | None = None
     disabled: bool | None = None
     budget_alert_threshold: AlertThreshold | None = None
@@ -57,7 +57,7 @@ class KeyRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: DisplayName | None = None
-    daily_budget_usd: Decimal | None = Field(default=None, ge=0)
+    daily_budget_usd: BudgetCap | None = None
 
 
 @router.post("/projects", summary="Create a project", status_code=201)

@@ -19,6 +19,7 @@ from gateway_contracts import (
     worst_case_cost,
 )
 from gateway_contracts.budget import budget_day, resets_at
+from gateway_contracts.money import plain_decimal
 from gateway_contracts.pricing import is_fully_priced
 from gateway_contracts.tokens import count_images, count_prompt, encoding_name, prompt_upper_bound
 from gateway_edge.budgets import BudgetGate, Reservation
@@ -124,8 +125,8 @@ async def dry_run(
         "max_output_tokens": bound.max_output_tokens,
         "cost": {
             "currency": "USD",
-            "min": format(span.minimum, "f"),
-            "max": format(span.maximum, "f"),
+            "min": plain_decimal(span.minimum),
+            "max": plain_decimal(span.maximum),
             "priced": is_fully_priced(price),
         },
         "budget": await _budget_verdict(gate, credential, bound, received_at),
@@ -144,12 +145,12 @@ async def _budget_verdict(
         "capped": True,
         "admitted": verdict.admitted,
         # The reservation a real request would make: its prompt bound and full output limit.
-        "reservation_usd": format(bound.worst_case_usd, "f"),
+        "reservation_usd": plain_decimal(bound.worst_case_usd),
         "resets_at": resets_at(record.timezone, day).isoformat().replace("+00:00", "Z"),
     }
     if verdict.remaining is not None:
         key = "remaining_usd" if verdict.admitted else "remaining_before_usd"
-        result[key] = format(verdict.remaining, "f")
+        result[key] = plain_decimal(max(verdict.remaining, Decimal(0)))
     if verdict.scope is not None:
         result["limited_by"] = verdict.scope
     return result

@@ -92,7 +92,7 @@ async def _start(settings: EdgeSettings) -> EdgeState:
     for mirror in (credentials, catalog, aliases, providers, budget_records):
         await mirror.start()
     auth.attach(credentials)
-    budgets = BudgetGate(budget_records, await ensure_bucket(js, bus.LEDGER_BUCKET, replicas))
+    budgets = BudgetGate(budget_records, await ensure_bucket(js, bus.LEDGER_BUCKET, replicas), js)
 
     router = RouterClient(nc, js, settings.router_idle_timeout_seconds, settings.max_buffered_bytes)
     await router.start()

@@ -20,16 +20,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
+from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from gateway_contracts import BudgetRecord, LedgerRecord, ledger_key
 from gateway_contracts.budget import Standing, budget_day, resets_at, standing
+from gateway_contracts.exhaustion import announce_exhausted, exhausted_event_id
 from gateway_contracts.kv import BucketMirror
+from gateway_contracts.money import plain_decimal
+from gateway_contracts.public_events import BudgetExhausted
+from gateway_contracts.publishing import build_event
 from gateway_edge.errors import EdgeError
 
 # The remaining budget of the tightest cap that applies, sent on every response of a capped project.
@@ -79,10 +84,14 @@ class _Claim:
 
 
 class BudgetGate:
-    def __init__(self, records: BucketMirror[BudgetRecord], ledger: KeyValue) -> None:
+    def __init__(self, records: BucketMirror[BudgetRecord], ledger: KeyValue, js: JetStreamContext) -> None:
         self._records = records
         self._ledger = ledger
+        self._js = js
         self._writers: dict[str, _LedgerWriter] = {}
+        # Projects and days whose `budget.exhausted` this edge sent or is sending.
+        self._exhausted: set[tuple[str, date]] = set()
+        self._announcements: set[asyncio.Task[None]] = set()
 
     def record(self, project_id: str) -> BudgetRecord | None:
         """Return the project's budget record; None means neither the project nor any of its keys has a cap."""
@@ -103,6 +112,8 @@ class BudgetGate:
         day = budget_day(record.timezone, received_at)
         verdict = await self._writer(record.project_id, day).submit(_Claim(key_id=key_id, amount=amount))
         if not verdict.admitted:
+            if verdict.scope == "project":
+                self._announce_exhausted(record, day, verdict)
             raise budget_exceeded(record, day, amount, verdict)
         assert verdict.remaining is not None
         key_capped = key_id in record.keys
@@ -124,6 +135,37 @@ class BudgetGate:
             await self._writer(reservation.project_id, reservation.day).submit(claim)
         except EdgeError:
             logger.warning("Could not release the reservation of a request in project %s", reservation.project_id)
+
+    def _announce_exhausted(self, record: BudgetRecord, day: date, verdict: Verdict) -> None:
+        """Publish the day's `budget.exhausted` in the background; the 402 never waits for it."""
+        if (record.project_id, day) in self._exhausted:
+            return
+        assert verdict.standing is not None
+        # Entries of past days are no longer needed.
+        self._exhausted = {entry for entry in self._exhausted if entry[1] >= day - timedelta(days=1)}
+        self._exhausted.add((record.project_id, day))
+        event = build_event(
+            BudgetExhausted,
+            event_id=exhausted_event_id(record.project_id, day),
+            project_id=record.project_id,
+            day=day,
+            timezone=record.timezone,
+            cap_usd=verdict.standing.cap,
+            spent_usd=verdict.standing.spent,
+            resets_at=resets_at(record.timezone, day),
+        )
+        task = asyncio.create_task(self._publish_exhausted(event), name=f"exhausted-{record.project_id}")
+        self._announcements.add(task)
+        task.add_done_callback(self._announcements.discard)
+
+    async def _publish_exhausted(self, event: BudgetExhausted) -> None:
+        assert event.project_id is not None
+        try:
+            await asyncio.wait_for(announce_exhausted(self._js, self._ledger, event), _WRITE_TIMEOUT_SECONDS)
+        except Exception:
+            # The next rejection of the project tries again.
+            self._exhausted.discard((event.project_id, event.day))
+            logger.error("Publishing budget.exhausted of project %s failed", event.project_id, exc_info=True)
 
     def _writer(self, project_id: str, day: date) -> _LedgerWriter:
         key = ledger_key(project_id, day)
@@ -290,7 +332,8 @@ def budget_exceeded(record: BudgetRecord, day: date, amount: Decimal, verdict: V
         "cap_usd": _usd(current.cap),
         "spent_usd": _usd(current.spent),
         "reserved_usd": _usd(current.in_flight),
-        "remaining_usd": _usd(current.remaining),
+        # Clamped at 0, as in the message and in `GET /v1/budget`.
+        "remaining_usd": _usd(max(current.remaining, _ZERO)),
         "request_max_cost_usd": _usd(amount),
         "day": day.isoformat(),
         "timezone": record.timezone,
@@ -302,4 +345,4 @@ def budget_exceeded(record: BudgetRecord, day: date, amount: Decimal, verdict: V
 
 
 def _usd(amount: Decimal) -> str:
-    return format(amount, "f")
+    return plain_decimal(amount)

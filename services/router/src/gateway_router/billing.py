@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from gateway_contracts import COST_PARTS, CatalogEntry, CostBreakdown, Price, TokenUsage, UsageEvent, price_usage
+from gateway_contracts.money import plain_decimal
 from gateway_contracts.tokens import count_images, count_prompt, count_text, encoding_name
 from gateway_router.job import Job, Outcome
 
@@ -96,8 +97,8 @@ def cost_json(cost: CostBreakdown) -> dict[str, Any]:
     """Render the cost as the response's `usage.cost`, every amount an exact decimal string."""
     document: dict[str, Any] = {"currency": cost.currency}
     for part in (*COST_PARTS, "total"):
-        # Fixed-point text: `1E-7` is exact too, but not every client parses it.
-        document[part] = format(getattr(cost, part), "f")
+        # Fixed-point text, as in the events: `1E-7` is exact too, but not every client parses it.
+        document[part] = plain_decimal(getattr(cost, part))
     if cost.estimated:
         document["estimated"] = True
     if cost.incomplete:

@@ -50,6 +50,8 @@ _MAX_RESTARTS = 5
 # Children that every stack starts; any other child is a replica that a test added.
 _PARTS = frozenset({"nats", "emulator", *SERVICES})
 ADMIN_TOKEN_FILE = "admin-token"
+# The NATS URL with this start's token, for subscribers on this machine such as `examples/cost_per_model.py`.
+NATS_URL_FILE = "nats-url"
 
 
 class StackError(Exception):
@@ -259,6 +261,7 @@ class LocalStack:
         )
         await self._start_child("nats", [executable("nats-server"), "-c", str(conf)])
         await _wait_for_port("127.0.0.1", config.nats_port, self.children["nats"], config.startup_timeout)
+        _write_secret(config.data_dir / NATS_URL_FILE, self.nats_url)
 
     async def _start_postgres(self) -> None:
         if self.database_url is not None:
@@ -429,8 +432,10 @@ class DataDirLock:
 
 
 def _write_secret(path: Path, secret: str) -> None:
-    path.write_text(secret + "\n")
+    # Restrict the mode before the secret is written, so no other user can read it in between.
+    path.touch(mode=0o600)
     path.chmod(0o600)
+    path.write_text(secret + "\n")
 
 
 def _port_from_env(variable: str, default: int) -> int:

@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from gateway_cli.console import ConsoleConfig, ConsoleUnavailable, LocalConsole
-from gateway_cli.stack import Credentials, LocalStack, StackConfig, StackError
+from gateway_cli.stack import NATS_URL_FILE, Credentials, LocalStack, StackConfig, StackError
 
 logger = logging.getLogger("gateway_cli.up")
 T = TypeVar("T")
@@ -133,6 +133,7 @@ def _print_banner(config: StackConfig, credentials: Credentials | None, console_
         f"  API key (project `default`): {credentials.api_key}",
         f"  Admin token:                 {credentials.admin_token}",
         f"  Saved in {key_file} and {token_file}",
+        f"  NATS URL for event subscribers on this machine: {config.data_dir / NATS_URL_FILE}",
         "",
         f"  Web console: {console_url}" if console_url else "  Web console: not served (the reason is above)",
         "",
