@@ -21,7 +21,8 @@ from typing import Any, Protocol
 
 import orjson
 
-from gateway_contracts import COST_PARTS, UsageEvent
+from gateway_accounting.decoding import Usage
+from gateway_contracts import COST_PARTS
 
 USAGE_TABLE = "gateway.usage_events"
 HOURLY_TABLE = "gateway.usage_hourly"
@@ -139,7 +140,7 @@ def _decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-def usage_rows(events: Sequence[UsageEvent]) -> bytes:
+def usage_rows(events: Sequence[Usage]) -> bytes:
     """Encode events as JSONEachRow lines for `USAGE_TABLE`."""
     lines = []
     for event in events:

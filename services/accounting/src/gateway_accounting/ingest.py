@@ -24,15 +24,15 @@ import asyncpg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from pydantic import ValidationError
 
 from gateway_accounting.analytics import usage_rows
 from gateway_accounting.announcements import publish_usage_recorded, usage_recorded_batch
 from gateway_accounting.budgets import BudgetPublisher
+from gateway_accounting.decoding import InvalidUsageEvent, UsageRecord, decode_usage
 from gateway_accounting.observability import BATCH_SIZE, BATCH_WRITE, USAGE_EVENTS, batch_spans, count_recorded
 from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.spend import RecordedBatch, record_spend
-from gateway_contracts import CatalogEntry, UsageEvent, bus
+from gateway_contracts import CatalogEntry, bus
 from gateway_contracts.kv import BucketMirror
 
 logger = logging.getLogger("gateway_accounting.ingest")
@@ -192,7 +192,7 @@ class UsageIngestor:
                 )
                 await asyncio.sleep(_RETRY_DELAY_SECONDS)
 
-    async def _write(self, events: list[tuple[Msg, UsageEvent]]) -> RecordedBatch:
+    async def _write(self, events: list[tuple[Msg, UsageRecord]]) -> RecordedBatch:
         started = time.perf_counter()
         usage = [event for _message, event in events]
         recorded = await record_spend(self._pool, usage, usage_rows)
@@ -242,16 +242,16 @@ class UsageIngestor:
             logger.error("Publishing the budgets of %d projects failed", len(project_ids), exc_info=True)
 
 
-def _decode(batch: list[Msg]) -> tuple[list[tuple[Msg, UsageEvent]], list[Msg], list[Msg]]:
+def _decode(batch: list[Msg]) -> tuple[list[tuple[Msg, UsageRecord]], list[Msg], list[Msg]]:
     """Split a batch into events to store, redeliveries of those, and invalid messages."""
-    events: list[tuple[Msg, UsageEvent]] = []
+    events: list[tuple[Msg, UsageRecord]] = []
     duplicates: list[Msg] = []
     poison: list[Msg] = []
     seen: set[str] = set()
     for message in batch:
         try:
-            event = UsageEvent.model_validate_json(message.data)
-        except ValidationError:
+            event = decode_usage(message.data)
+        except InvalidUsageEvent:
             logger.error(
                 "Terminated an invalid usage event (stream sequence %s)",
                 message.metadata.sequence.stream,

@@ -22,7 +22,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
-from gateway_contracts import CatalogEntry, UsageEvent, bus, catalog_key
+from gateway_accounting.decoding import Usage
+from gateway_contracts import CatalogEntry, bus, catalog_key
 from gateway_contracts.kv import BucketMirror
 from gateway_contracts.metrics import OTHER
 from gateway_contracts.telemetry import context_from_headers, tracer, tracing_enabled
@@ -74,7 +75,7 @@ _MESSAGING = {
 }
 
 
-def count_recorded(events: Sequence[UsageEvent], catalog: BucketMirror[CatalogEntry], project_labels: bool) -> None:
+def count_recorded(events: Sequence[Usage], catalog: BucketMirror[CatalogEntry], project_labels: bool) -> None:
     """Add the tokens and cost of newly recorded events to the counters."""
     for event in events:
         project = event.project_id if project_labels else ""
