@@ -185,7 +185,7 @@ async def main(args: argparse.Namespace) -> None:
             "| path | batch | events/s into PostgreSQL | events/s into ClickHouse | events/s both | CPU µs per event |"
         )
         print("|---|---:|---:|---:|---:|---|")
-        for batch in args.batch_sizes:
+        for batch in args.batch_sizes if "store" in args.paths else []:
             events = make_events(args.events, f"proj_store_{batch}")
             meter.start()
             pg_seconds, ch_seconds = await bench_store(pool, outbox, events, batch)
@@ -194,7 +194,7 @@ async def main(args: argparse.Namespace) -> None:
                 f"| store | {batch} | {args.events / pg_seconds:,.0f} | {args.events / ch_seconds:,.0f} | {both:,.0f}"
                 f" | {meter.read(args.events)} |"
             )
-        for batch in args.batch_sizes:
+        for batch in args.batch_sizes if "jetstream" in args.paths else []:
             events = make_events(args.events, f"proj_stream_{batch}")
             acknowledged, delivered = await bench_jetstream(
                 f"nats://127.0.0.1:{port}", pool, outbox, budgets, events, batch, meter
@@ -227,6 +227,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         type=lambda text: [int(part) for part in text.split(",")],
         default=[100, 500, 2000, 5000],
         help="comma-separated batch sizes (default: 100,500,2000,5000)",
+    )
+    parser.add_argument(
+        "--paths",
+        type=lambda text: text.split(","),
+        default=["store", "jetstream"],
+        help="comma-separated paths to measure, `store` and `jetstream` (default: both)",
     )
     return parser.parse_args(argv)
 

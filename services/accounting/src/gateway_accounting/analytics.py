@@ -30,6 +30,8 @@ HOURLY_TABLE = "gateway.usage_hourly"
 # Applied to every insert: the token names the block, and the rollups fed by
 # materialized views check their own blocks against it too.
 _DEDUPLICATION_SETTING = "deduplicate_blocks_in_dependent_materialized_views"
+# Rows written before orjson wrote the timestamps have `YYYY-MM-DD hh:mm:ss.sss`, which this parses too.
+_TIMESTAMP_SETTING = "date_time_input_format"
 
 
 class AnalyticsStore(Protocol):
@@ -77,8 +79,8 @@ class ChdbStore:
     async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None:
         # The token is a hex string that accounting generates, never client input.
         statement = (
-            f"INSERT INTO {table} SETTINGS insert_deduplication_token = '{token}', {_DEDUPLICATION_SETTING} = 1"
-            f" FORMAT JSONEachRow\n{rows.decode()}"
+            f"INSERT INTO {table} SETTINGS insert_deduplication_token = '{token}', {_DEDUPLICATION_SETTING} = 1,"
+            f" {_TIMESTAMP_SETTING} = 'best_effort' FORMAT JSONEachRow\n{rows.decode()}"
         )
         await self._run(self._session.query, statement)
 
@@ -111,7 +113,7 @@ class ClickHouseServerStore:
             await self._client.command(statement)
 
     async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None:
-        settings = {"insert_deduplication_token": token, _DEDUPLICATION_SETTING: 1}
+        settings = {"insert_deduplication_token": token, _DEDUPLICATION_SETTING: 1, _TIMESTAMP_SETTING: "best_effort"}
         await self._client.raw_insert(table, insert_block=rows, settings=settings, fmt="JSONEachRow")
 
     async def query_json(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
@@ -135,52 +137,59 @@ def open_store(clickhouse_url: str | None, chdb_path: Path) -> AnalyticsStore:
     return ChdbStore(chdb_path)
 
 
+_COST_COLUMNS = tuple((f"cost_{part}", part) for part in COST_PARTS)
+
+
 def _decimal(value: Decimal) -> str:
-    # Fixed-point text: ClickHouse's Decimal parser does not take `1E-7`.
-    return format(value, "f")
+    # Fixed-point text: the Decimal parser of ClickHouse 25.8 (the server in
+    # docker-compose.yml) does not take `1E-7`. Most cost parts are zero,
+    # which skip the formatting.
+    return format(value, "f") if value else "0"
 
 
 def usage_rows(events: Sequence[Usage]) -> bytes:
-    """Encode events as JSONEachRow lines for `USAGE_TABLE`."""
+    """Encode events as JSONEachRow lines for `USAGE_TABLE`.
+
+    Timestamps are written as orjson writes datetimes (RFC 3339 with the
+    offset), which the inserts parse with `date_time_input_format = 'best_effort'`.
+    """
     lines = []
     for event in events:
         usage, cost = event.usage, event.cost
-        lines.append(
-            orjson.dumps(
-                {
-                    "request_id": event.request_id,
-                    "project_id": event.project_id,
-                    "key_id": event.key_id,
-                    "model": event.model,
-                    "provider": event.provider,
-                    "upstream_model": event.upstream_model,
-                    "status": event.status,
-                    "http_status": event.http_status,
-                    "error_code": event.error_code or "",
-                    "stream": event.stream,
-                    "emulated": event.emulated,
-                    "session_id": event.session_id or "",
-                    "prompt_tokens": usage.prompt_tokens,
-                    "completion_tokens": usage.completion_tokens,
-                    "total_tokens": usage.total_tokens,
-                    "cached_tokens": usage.cached_tokens,
-                    "cache_write_tokens": usage.cache_write_tokens,
-                    "reasoning_tokens": usage.reasoning_tokens,
-                    "audio_input_tokens": usage.audio_input_tokens,
-                    "audio_output_tokens": usage.audio_output_tokens,
-                    "cache_write_1h_tokens": usage.cache_write_1h_tokens,
-                    "input_images": usage.input_images,
-                    "output_images": usage.output_images,
-                    **{f"cost_{part}": _decimal(getattr(cost, part)) for part in COST_PARTS},
-                    "cost_estimated": cost.estimated,
-                    "cost_total": _decimal(cost.total),
-                    "started_at": event.started_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                    "finished_at": event.finished_at.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                    "latency_ms": event.latency_ms,
-                    "ttft_ms": event.ttft_ms,
-                }
-            )
-        )
+        row = {
+            "request_id": event.request_id,
+            "project_id": event.project_id,
+            "key_id": event.key_id,
+            "model": event.model,
+            "provider": event.provider,
+            "upstream_model": event.upstream_model,
+            "status": event.status,
+            "http_status": event.http_status,
+            "error_code": event.error_code or "",
+            "stream": event.stream,
+            "emulated": event.emulated,
+            "session_id": event.session_id or "",
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "total_tokens": usage.total_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "cache_write_tokens": usage.cache_write_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "audio_input_tokens": usage.audio_input_tokens,
+            "audio_output_tokens": usage.audio_output_tokens,
+            "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+            "input_images": usage.input_images,
+            "output_images": usage.output_images,
+            "cost_estimated": cost.estimated,
+            "cost_total": _decimal(cost.total),
+            "started_at": event.started_at,
+            "finished_at": event.finished_at,
+            "latency_ms": event.latency_ms,
+            "ttft_ms": event.ttft_ms,
+        }
+        for column, part in _COST_COLUMNS:
+            row[column] = _decimal(getattr(cost, part))
+        lines.append(orjson.dumps(row))
     return b"\n".join(lines)
 
 

@@ -17,6 +17,7 @@ rather than not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -89,13 +90,27 @@ class UsageIngestor:
         logger.info("Consuming %s as %s", bus.USAGE_EVENT_SUBJECT, bus.ACCOUNTING_USAGE_CONSUMER)
         # Blocks that a previous run committed but did not deliver.
         await self._flush_outbox()
+        # The next batch is fetched while the current one is written, so that
+        # the wait for PostgreSQL overlaps with NATS and decoding. Batches are
+        # still written one after the other: two transactions adding to the
+        # same daily totals in different orders could deadlock.
+        collecting = asyncio.create_task(self._collect(subscription), name="usage-fetch")
         try:
-            while not self._stopping.is_set():
-                batch = await self._collect(subscription)
+            while True:
+                batch = await collecting
+                if not self._stopping.is_set():
+                    collecting = asyncio.create_task(self._collect(subscription), name="usage-fetch")
                 if batch:
                     with batch_spans(batch):
                         await self._write_until_done(batch)
+                if collecting.done() and self._stopping.is_set():
+                    break
         finally:
+            # Messages fetched and not written are redelivered after the ack wait.
+            if not collecting.done():
+                collecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collecting
             # A pull subscription left open makes the connection's drain wait for its full timeout.
             await subscription.unsubscribe()
             if self._flusher is not None:
