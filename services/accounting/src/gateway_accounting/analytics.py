@@ -1,4 +1,4 @@
-"""Usage analytics in ClickHouse: in process with chdb, or a server through clickhouse-connect.
+"""Usage analytics in ClickHouse: chdb in a child process, or a server through clickhouse-connect.
 
 Both stores take the same SQL and the same JSONEachRow rows, so the schema
 and every query are written once. Rows are inserted in blocks that carry a
@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import sys
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Protocol
 
+import msgspec
 import orjson
 
+from gateway_accounting.chdb_worker import encode_frame
 from gateway_accounting.decoding import Usage
 from gateway_contracts import COST_PARTS
 
@@ -32,6 +34,8 @@ HOURLY_TABLE = "gateway.usage_hourly"
 _DEDUPLICATION_SETTING = "deduplicate_blocks_in_dependent_materialized_views"
 # Rows written before orjson wrote the timestamps have `YYYY-MM-DD hh:mm:ss.sss`, which this parses too.
 _TIMESTAMP_SETTING = "date_time_input_format"
+# Seconds a chdb worker gets to finish its query and close the session after `close`.
+_WORKER_EXIT_SECONDS = 30.0
 
 
 class AnalyticsStore(Protocol):
@@ -52,29 +56,36 @@ def _schema_statements() -> list[str]:
     return [statement.strip() for statement in "\n".join(lines).split(";") if statement.strip()]
 
 
-class ChdbStore:
-    """ClickHouse's engine inside this process, with its data under `path`.
+class ChdbError(RuntimeError):
+    """A query that chdb rejected, or a chdb worker that failed to start or died."""
 
-    chdb calls block, so they run on one worker thread, which also keeps the
-    session single-threaded.
+
+class ChdbStore:
+    """ClickHouse's engine in a child process (`chdb_worker`), with its data under `path`.
+
+    The worker runs one query at a time, in the order they arrive here. A
+    worker that died, or whose call was cancelled halfway, is replaced on the
+    next call; the insert it may have been running is retried by the outbox
+    under the same deduplication token.
     """
 
     def __init__(self, path: Path) -> None:
-        from chdb import session
-
         path.mkdir(parents=True, exist_ok=True)
-        self._session = session.Session(str(path))
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chdb")
+        self._path = path
+        self._worker: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
 
-    async def _run(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    @property
+    def worker_pid(self) -> int | None:
+        return self._worker.pid if self._worker is not None else None
 
     async def connect(self) -> None:
-        """Open nothing, because the chdb session opened with the store."""
+        async with self._lock:
+            await self._ensure_worker()
 
     async def apply_schema(self) -> None:
         for statement in _schema_statements():
-            await self._run(self._session.query, statement)
+            await self._query(statement, "CSV", {})
 
     async def insert_json_rows(self, table: str, rows: bytes, token: str) -> None:
         # The token is a hex string that accounting generates, never client input.
@@ -82,16 +93,86 @@ class ChdbStore:
             f"INSERT INTO {table} SETTINGS insert_deduplication_token = '{token}', {_DEDUPLICATION_SETTING} = 1,"
             f" {_TIMESTAMP_SETTING} = 'best_effort' FORMAT JSONEachRow\n{rows.decode()}"
         )
-        await self._run(self._session.query, statement)
+        await self._query(statement, "CSV", {})
 
     async def query_json(self, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-        result = await self._run(lambda: self._session.query(sql, "JSON", params=parameters))
-        data = result.bytes()
+        data = await self._query(sql, "JSON", parameters)
         return orjson.loads(data)["data"] if data else []
 
     async def close(self) -> None:
-        await self._run(self._session.close)
-        self._executor.shutdown(wait=True)
+        async with self._lock:
+            worker, self._worker = self._worker, None
+            if worker is None:
+                return
+            # The end of its input makes the worker close the session and exit.
+            assert worker.stdin is not None
+            worker.stdin.close()
+            try:
+                await asyncio.wait_for(worker.wait(), _WORKER_EXIT_SECONDS)
+            except TimeoutError:
+                worker.kill()
+                await worker.wait()
+
+    async def _query(self, sql: str, output_format: str, parameters: dict[str, Any]) -> bytes:
+        async with self._lock:
+            worker = await self._ensure_worker()
+            try:
+                ok, payload = await self._exchange(worker, [sql, output_format, parameters])
+            except BaseException:
+                # A half-read response would shift every later one: start afresh.
+                await self._discard(worker)
+                raise
+        if not ok:
+            raise ChdbError(payload)
+        data: bytes = payload
+        return data
+
+    async def _ensure_worker(self) -> asyncio.subprocess.Process:
+        if self._worker is not None and self._worker.returncode is None:
+            return self._worker
+        worker = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway_accounting.chdb_worker",
+            str(self._path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        try:
+            ok, payload = await self._receive(worker)
+        except BaseException:
+            await self._discard(worker)
+            raise
+        if not ok:
+            await worker.wait()
+            raise ChdbError(payload)
+        self._worker = worker
+        return worker
+
+    async def _exchange(self, worker: asyncio.subprocess.Process, request: list[Any]) -> list[Any]:
+        assert worker.stdin is not None
+        worker.stdin.write(encode_frame(request))
+        await worker.stdin.drain()
+        return await self._receive(worker)
+
+    async def _receive(self, worker: asyncio.subprocess.Process) -> list[Any]:
+        assert worker.stdout is not None
+        try:
+            header = await worker.stdout.readexactly(4)
+            payload = await worker.stdout.readexactly(int.from_bytes(header, "big"))
+        except asyncio.IncompleteReadError as error:
+            raise ChdbError(
+                f"The chdb worker for {self._path} exited (status {await worker.wait()}); see its log above"
+            ) from error
+        response: list[Any] = msgspec.msgpack.decode(payload)
+        return response
+
+    async def _discard(self, worker: asyncio.subprocess.Process) -> None:
+        if worker.returncode is None:
+            worker.kill()
+        await asyncio.shield(worker.wait())
+        if self._worker is worker:
+            self._worker = None
 
 
 class ClickHouseServerStore:
@@ -132,7 +213,7 @@ def open_store(clickhouse_url: str | None, chdb_path: Path) -> AnalyticsStore:
     if importlib.util.find_spec("chdb") is None:
         raise SystemExit(
             "CLICKHOUSE_URL is not set and chdb is not installed; set CLICKHOUSE_URL to a ClickHouse server, "
-            "or install `gateway-accounting[chdb]` to run ClickHouse's engine in process."
+            "or install `gateway-accounting[chdb]` to run ClickHouse's engine in a child process."
         )
     return ChdbStore(chdb_path)
 
