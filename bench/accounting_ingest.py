@@ -74,26 +74,31 @@ def make_events(count: int, project_id: str) -> list[UsageEvent]:
 
 
 class CpuMeter:
-    """CPU seconds of this process, PostgreSQL's processes and nats-server between `start` and `read`."""
+    """CPU seconds of the consumer (this process), chdb's worker, PostgreSQL and nats-server between `start` and `read`.
 
-    def __init__(self, postgres_pid: int | None, nats_pid: int) -> None:
-        self._processes = {"accounting": [psutil.Process()], "nats": [psutil.Process(nats_pid)]}
+    PostgreSQL counts with its backends. This process counts without its
+    children, which are nats-server and chdb's worker, each counted apart.
+    """
+
+    def __init__(self, postgres_pid: int | None, nats_pid: int, chdb_pid: int | None) -> None:
+        self._processes = {"consumer": (psutil.Process(), False), "nats": (psutil.Process(nats_pid), False)}
+        if chdb_pid is not None:
+            self._processes["chdb"] = (psutil.Process(chdb_pid), False)
         if postgres_pid is not None:
-            self._processes["postgres"] = [psutil.Process(postgres_pid)]
+            self._processes["postgres"] = (psutil.Process(postgres_pid), True)
         self._started: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
         totals = {}
-        for name, roots in self._processes.items():
+        for name, (root, with_children) in self._processes.items():
             total = 0.0
-            for root in roots:
-                # Backends started during the row are counted from zero; their CPU before the start is not ours.
-                for process in [root, *root.children(recursive=True)]:
-                    try:
-                        times = process.cpu_times()
-                    except psutil.NoSuchProcess:
-                        continue
-                    total += times.user + times.system
+            # Backends started during the row are counted from zero; their CPU before the start is not ours.
+            for process in [root, *(root.children(recursive=True) if with_children else [])]:
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
             totals[name] = total
         return totals
 
@@ -180,7 +185,7 @@ async def main(args: argparse.Namespace) -> None:
         )
 
         print(f"{args.events} events per run; ClickHouse: {'server' if os.environ.get('CLICKHOUSE_URL') else 'chdb'}")
-        meter = CpuMeter(postgres.pid if postgres is not None else None, server.pid)
+        meter = CpuMeter(postgres.pid if postgres is not None else None, server.pid, getattr(store, "worker_pid", None))
         print(
             "| path | batch | events/s into PostgreSQL | events/s into ClickHouse | events/s both | CPU µs per event |"
         )
@@ -203,6 +208,9 @@ async def main(args: argparse.Namespace) -> None:
                 f"| jetstream | {batch} | {args.events / acknowledged:,.0f} | {args.events / delivered:,.0f} |"
                 f" {args.events / max(acknowledged, delivered):,.0f} | {meter.read(args.events)} |"
             )
+        worker_pid = getattr(store, "worker_pid", None)
+        if worker_pid is not None:
+            print(f"\nResident memory of chdb's worker after the runs: {_memory(worker_pid)}")
         await nc.close()
         await store.close()
         await pool.close()
@@ -211,6 +219,16 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.wait_for(server.wait(), 10)
         if postgres is not None:
             await postgres.stop()
+
+
+def _memory(pid: int) -> str:
+    """The current and peak resident memory of one process, from /proc (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return f"{fields['VmRSS']:.0f} MiB (peak {fields['VmHWM']:.0f} MiB)"
 
 
 def _free_port() -> int:

@@ -28,7 +28,7 @@ _Milliseconds = Annotated[float, msgspec.Meta(ge=0)]
 _COST_FIELDS = (*COST_PARTS, "total")
 
 
-class TokenCounts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class TokenCounts(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """`gateway_contracts.TokenUsage`, decoded by msgspec."""
 
     prompt_tokens: _Count = 0
@@ -44,7 +44,7 @@ class TokenCounts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     output_images: _Count = 0
 
 
-class CostParts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class CostParts(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """`gateway_contracts.CostBreakdown`, decoded by msgspec."""
 
     currency: Literal["USD"] = "USD"
@@ -69,7 +69,7 @@ class CostParts(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
                 raise ValueError(f"cost `{part}` must be a finite number")
 
 
-class UsageRecord(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+class UsageRecord(msgspec.Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """`gateway_contracts.UsageEvent`, decoded by msgspec."""
 
     request_id: str
