@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from gateway_contracts import UsageEvent
+from gateway_accounting.decoding import Usage
+from gateway_contracts import CostBreakdown, TokenUsage
 from gateway_contracts.envelope import trace_id_for
 from gateway_contracts.public_events import (
     ApiKeyCreated,
@@ -31,9 +32,8 @@ from gateway_contracts.rpc import KeyInfo, Project
 logger = logging.getLogger("gateway_accounting.announcements")
 
 
-def usage_recorded(event: UsageEvent, traceparent: str | None) -> UsageRecorded:
+def usage_recorded(event: Usage, traceparent: str | None) -> UsageRecorded:
     """Build the public event of one recorded request; `traceparent` is the router's, when tracing is on."""
-    fields = event.__dict__
     return build_event(
         UsageRecorded,
         event_id=f"usage.recorded:{event.request_id}",
@@ -41,9 +41,9 @@ def usage_recorded(event: UsageEvent, traceparent: str | None) -> UsageRecorded:
         project_id=event.project_id,
         trace_id=trace_id_for(event.request_id, traceparent),
         occurred_at=event.finished_at,
-        **{name: fields[name] for name in _USAGE_FIELDS},
-        usage=RecordedTokens.model_construct(**event.usage.__dict__),
-        cost=RecordedCost.model_construct(**event.cost.__dict__),
+        **{name: getattr(event, name) for name in _USAGE_FIELDS},
+        usage=RecordedTokens.model_construct(**{name: getattr(event.usage, name) for name in _TOKEN_FIELDS}),
+        cost=RecordedCost.model_construct(**{name: getattr(event.cost, name) for name in _COST_FIELDS}),
     )
 
 
@@ -65,7 +65,12 @@ _USAGE_FIELDS = (
 )
 
 
-def usage_recorded_batch(events: Sequence[tuple[Msg, UsageEvent]]) -> list[tuple[str, bytes]]:
+# Usage events arrive as msgspec structs, which have no `__dict__`, so the fields are read by name.
+_TOKEN_FIELDS = tuple(TokenUsage.model_fields)
+_COST_FIELDS = tuple(CostBreakdown.model_fields)
+
+
+def usage_recorded_batch(events: Sequence[tuple[Msg, Usage]]) -> list[tuple[str, bytes]]:
     """Return the `Nats-Msg-Id` and payload of the public event of each usage event in a batch."""
     encoded = []
     for message, event in events:

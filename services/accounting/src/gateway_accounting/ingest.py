@@ -184,7 +184,7 @@ class UsageIngestor:
             # The last request of each project in the batch is the one named by its budget events.
             await self._publish_budgets({event.project_id: event.request_id for event in recorded.new})
 
-    async def _announce_until_done(self, events: list[tuple[Msg, UsageEvent]]) -> bool:
+    async def _announce_until_done(self, events: list[tuple[Msg, UsageRecord]]) -> bool:
         """Publish the batch's public usage events; return False when `stop` was called before JetStream stored them."""
         try:
             encoded = usage_recorded_batch(events)
