@@ -92,21 +92,25 @@ class UsageIngestor:
         await self._flush_outbox()
         # The next batch is fetched while the current one is written, so that
         # the wait for PostgreSQL overlaps with NATS and decoding. Batches are
-        # still written one after the other: two transactions adding to the
-        # same daily totals in different orders could deadlock.
+        # still written one after the other, because two transactions adding
+        # to the same daily totals in different orders could deadlock.
         collecting = asyncio.create_task(self._collect(subscription), name="usage-fetch")
         try:
             while True:
                 batch = await collecting
-                if not self._stopping.is_set():
+                # A fetch started before `stop` may still return messages, so
+                # the batch written after `stop` is the last one only when no
+                # fetch was started after it.
+                last = self._stopping.is_set()
+                if not last:
                     collecting = asyncio.create_task(self._collect(subscription), name="usage-fetch")
                 if batch:
                     with batch_spans(batch):
                         await self._write_until_done(batch)
-                if collecting.done() and self._stopping.is_set():
+                if last:
                     break
         finally:
-            # Messages fetched and not written are redelivered after the ack wait.
+            # After a cancellation or an error, messages fetched and not written are redelivered after the ack wait.
             if not collecting.done():
                 collecting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
