@@ -65,8 +65,8 @@ class ChdbStore:
 
     The worker runs one query at a time, in the order they arrive here. A
     worker that died, or whose call was cancelled halfway, is replaced on the
-    next call; the insert it may have been running is retried by the outbox
-    under the same deduplication token.
+    next call. The outbox retries the insert it may have been running under
+    the same deduplication token.
     """
 
     def __init__(self, path: Path) -> None:
@@ -119,7 +119,7 @@ class ChdbStore:
             try:
                 ok, payload = await self._exchange(worker, [sql, output_format, parameters])
             except BaseException:
-                # A half-read response would shift every later one: start afresh.
+                # A half-read response would misalign every later one, so the worker is replaced.
                 await self._discard(worker)
                 raise
         if not ok:
@@ -162,7 +162,8 @@ class ChdbStore:
             payload = await worker.stdout.readexactly(int.from_bytes(header, "big"))
         except asyncio.IncompleteReadError as error:
             raise ChdbError(
-                f"The chdb worker for {self._path} exited (status {await worker.wait()}); see its log above"
+                f"The chdb worker for {self._path} exited (status {await worker.wait()}); "
+                "its messages are on accounting's standard error"
             ) from error
         response: list[Any] = msgspec.msgpack.decode(payload)
         return response
@@ -222,9 +223,9 @@ _COST_COLUMNS = tuple((f"cost_{part}", part) for part in COST_PARTS)
 
 
 def _decimal(value: Decimal) -> str:
-    # Fixed-point text: the Decimal parser of ClickHouse 25.8 (the server in
-    # docker-compose.yml) does not take `1E-7`. Most cost parts are zero,
-    # which skip the formatting.
+    # Fixed-point text. chdb 26.9 reads `1E-7` into a Decimal, but no test
+    # runs the 25.8 server of docker-compose.yml with it. Zero parts, the
+    # most common, skip the formatting.
     return format(value, "f") if value else "0"
 
 
