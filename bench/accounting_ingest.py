@@ -38,6 +38,7 @@ import psutil
 
 from gateway_accounting import database
 from gateway_accounting.analytics import open_store, usage_rows
+from gateway_accounting.announcements import UsageRecordedPublisher
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.ingest import UsageIngestor
 from gateway_accounting.outbox import AnalyticsOutbox
@@ -141,7 +142,10 @@ async def bench_jetstream(
 
     # An empty catalog: the counters label every model `other`, which costs what a real label costs.
     catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
-    ingestor = UsageIngestor(js, pool, outbox, budgets, max_events=batch, max_wait=0.2, catalog=catalog)
+    recorded = UsageRecordedPublisher(nc)
+    ingestor = UsageIngestor(
+        js, pool, outbox, budgets, max_events=batch, max_wait=0.2, catalog=catalog, recorded=recorded
+    )
     meter.start()
     began = time.perf_counter()
     task = asyncio.create_task(ingestor.run())

@@ -22,11 +22,13 @@ from nats.js import JetStreamContext
 
 from gateway_accounting import database
 from gateway_accounting.analytics import ChdbStore
+from gateway_accounting.announcements import PublishFailed, UsageRecordedPublisher
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.ingest import UsageIngestor
 from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_contracts import CatalogEntry, UsageEvent, bus
 from gateway_contracts.kv import BucketMirror, ensure_bucket, ensure_stream
+from gateway_contracts.public_events import UsageRecorded
 from tests.accounting_helpers import synthetic_event
 from tests.conftest import RunningStack, free_port
 from tests.own_parts import create_database, start_nats, stop_process
@@ -42,10 +44,18 @@ class Parts:
     outbox: AnalyticsOutbox
     budgets: BudgetPublisher
     catalog: BucketMirror[CatalogEntry]
+    recorded: UsageRecordedPublisher
 
     def ingestor(self) -> UsageIngestor:
         return UsageIngestor(
-            self.js, self.pool, self.outbox, self.budgets, max_events=BATCH, max_wait=0.05, catalog=self.catalog
+            self.js,
+            self.pool,
+            self.outbox,
+            self.budgets,
+            max_events=BATCH,
+            max_wait=0.05,
+            catalog=self.catalog,
+            recorded=self.recorded,
         )
 
 
@@ -66,7 +76,7 @@ async def parts(stack: RunningStack, tmp_path: Path) -> AsyncIterator[Parts]:
             pool, js, await ensure_bucket(js, bus.BUDGET_BUCKET), await ensure_bucket(js, bus.LEDGER_BUCKET)
         )
         catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
-        yield Parts(js, pool, AnalyticsOutbox(pool, store), budgets, catalog)
+        yield Parts(js, pool, AnalyticsOutbox(pool, store), budgets, catalog, UsageRecordedPublisher(nc))
     finally:
         await nc.close()
         await pool.close()
@@ -155,3 +165,25 @@ async def test_redelivered_batch_counted_once(parts: Parts) -> None:
     assert rows == EVENTS
     assert requests == EVENTS
     assert total == cost * EVENTS
+
+
+def _encoded(count: int) -> list[tuple[str, bytes]]:
+    return [(f"usage.recorded:test-{index}", b'{"n": %d}' % index) for index in range(count)]
+
+
+async def test_recorded_publisher_stores_each_once(parts: Parts) -> None:
+    encoded = _encoded(300)
+
+    await parts.recorded.publish(encoded)
+    # A retry after a lost ack publishes the same ids again; JetStream keeps the first copies.
+    await parts.recorded.publish(encoded)
+    info = await parts.js.stream_info(bus.USAGE_STREAM.name, subjects_filter=UsageRecorded.subject)
+
+    assert info.state.subjects == {UsageRecorded.subject: 300}
+
+
+async def test_recorded_publisher_without_stream_raises(parts: Parts) -> None:
+    await parts.js.delete_stream(bus.USAGE_STREAM.name)
+
+    with pytest.raises(PublishFailed, match="503"):
+        await parts.recorded.publish(_encoded(3))

@@ -27,7 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from gateway_accounting.analytics import usage_rows
-from gateway_accounting.announcements import publish_usage_recorded, usage_recorded_batch
+from gateway_accounting.announcements import UsageRecordedPublisher, usage_recorded_batch
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.decoding import InvalidUsageEvent, UsageRecord, decode_usage
 from gateway_accounting.observability import BATCH_SIZE, BATCH_WRITE, USAGE_EVENTS, batch_spans, count_recorded
@@ -57,8 +57,11 @@ class UsageIngestor:
         max_wait: float,
         catalog: BucketMirror[CatalogEntry],
         project_labels: bool = True,
+        *,
+        recorded: UsageRecordedPublisher,
     ) -> None:
         self._js = js
+        self._recorded = recorded
         self._pool = pool
         self._outbox = outbox
         self._budgets = budgets
@@ -198,7 +201,7 @@ class UsageIngestor:
             return True
         while True:
             try:
-                await publish_usage_recorded(self._js, encoded)
+                await self._recorded.publish(encoded)
                 return True
             except Exception:
                 if self._stopping.is_set():
