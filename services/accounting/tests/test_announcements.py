@@ -10,10 +10,15 @@ import orjson
 import pytest
 from nats.aio.msg import Msg
 
-from gateway_accounting.announcements import _UsageRecordedJson, usage_recorded, usage_recorded_batch
+from gateway_accounting.announcements import (
+    _RecordedCostJson,
+    _UsageRecordedJson,
+    usage_recorded,
+    usage_recorded_batch,
+)
 from gateway_accounting.decoding import decode_usage
 from gateway_contracts import CostBreakdown, TokenUsage, UsageEvent
-from gateway_contracts.public_events import UsageRecorded
+from gateway_contracts.public_events import RecordedCost, UsageRecorded
 
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -46,6 +51,7 @@ def _message(headers: dict[str, str] | None) -> Msg:
 
 def test_payload_fields_match_contract() -> None:
     assert set(_UsageRecordedJson.__struct_fields__) == set(UsageRecorded.model_fields)
+    assert set(_RecordedCostJson.__struct_fields__) == set(RecordedCost.model_fields)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +63,7 @@ def test_payload_fields_match_contract() -> None:
         ({"session_id": "sess_1", "emulated": True, "stream": True, "ttft_ms": 12.0}, None),
         ({"started_at": datetime(2026, 3, 15, 1, 30, tzinfo=timezone(timedelta(hours=2)))}, None),
         ({"request_id": "custom-request-id"}, None),
+        ({"cost": CostBreakdown(input=Decimal("0E-7"), request=Decimal("1E+2"), total=Decimal("100.00"))}, None),
     ],
 )
 def test_payload_equals_contract_json(fields: dict[str, object], headers: dict[str, str] | None) -> None:

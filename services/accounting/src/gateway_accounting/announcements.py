@@ -22,8 +22,9 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
 from gateway_accounting.decoding import CostParts, TokenCounts, Usage, UsageRecord
-from gateway_contracts import CostBreakdown, TokenUsage
+from gateway_contracts import COST_PARTS, CostBreakdown, TokenUsage
 from gateway_contracts.envelope import trace_id_for
+from gateway_contracts.money import plain_decimal
 from gateway_contracts.public_events import (
     ApiKeyCreated,
     ApiKeyRevoked,
@@ -76,6 +77,25 @@ _TOKEN_FIELDS = tuple(TokenUsage.model_fields)
 _COST_FIELDS = tuple(CostBreakdown.model_fields)
 
 
+class _RecordedCostJson(msgspec.Struct, gc=False):
+    """`RecordedCost` with its amounts as the contract writes them: plain decimal strings (`plain_decimal`)."""
+
+    currency: str
+    input: str
+    cached_input: str
+    cache_write: str
+    output: str
+    reasoning: str
+    audio_input: str
+    audio_output: str
+    image_input: str
+    image_output: str
+    request: str
+    total: str
+    estimated: bool
+    incomplete: bool
+
+
 class _UsageRecordedJson(msgspec.Struct, gc=False):
     """The JSON of a `UsageRecorded` event, with the contract's fields, encoded by msgspec.
 
@@ -102,16 +122,22 @@ class _UsageRecordedJson(msgspec.Struct, gc=False):
     emulated: bool
     session_id: str | None
     usage: TokenCounts
-    cost: CostParts
+    cost: _RecordedCostJson
     started_at: datetime
     finished_at: datetime
     latency_ms: float
     ttft_ms: float | None
 
 
+_AMOUNT_FIELDS = (*COST_PARTS, "total")
 _SCHEMA_NAME = UsageRecorded.model_fields["schema_name"].default
 _SCHEMA_VERSION = UsageRecorded.model_fields["schema_version"].default
 _encoder = msgspec.json.Encoder()
+
+
+def _cost_json(cost: CostParts) -> _RecordedCostJson:
+    amounts = {part: plain_decimal(getattr(cost, part)) for part in _AMOUNT_FIELDS}
+    return _RecordedCostJson(currency=cost.currency, estimated=cost.estimated, incomplete=cost.incomplete, **amounts)
 
 
 def usage_recorded_batch(events: Sequence[tuple[Msg, UsageRecord]]) -> list[tuple[str, bytes]]:
@@ -139,7 +165,7 @@ def usage_recorded_batch(events: Sequence[tuple[Msg, UsageRecord]]) -> list[tupl
             emulated=event.emulated,
             session_id=event.session_id,
             usage=event.usage,
-            cost=event.cost,
+            cost=_cost_json(event.cost),
             started_at=event.started_at,
             finished_at=event.finished_at,
             latency_ms=event.latency_ms,
