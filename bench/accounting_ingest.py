@@ -11,6 +11,11 @@ folder (or uses DATABASE_URL and CLICKHOUSE_URL when set), then measures:
   consumer has recorded and acknowledged all of them (PostgreSQL) and until
   the outbox is empty (ClickHouse), which runs alongside the next batches.
 
+Besides the rates it prints the CPU microseconds per event that this
+process (the consumer, with chdb's threads), PostgreSQL and nats-server spent
+in each row: on a machine shared with other work the rates move from run to
+run, the CPU per event much less.
+
 Usage: python bench/accounting_ingest.py [--events 20000] [--batch-sizes 100,500,2000,5000]
 """
 
@@ -29,9 +34,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import nats
+import psutil
 
 from gateway_accounting import database
 from gateway_accounting.analytics import open_store, usage_rows
+from gateway_accounting.announcements import UsageRecordedPublisher
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.ingest import UsageIngestor
 from gateway_accounting.outbox import AnalyticsOutbox
@@ -67,6 +74,44 @@ def make_events(count: int, project_id: str) -> list[UsageEvent]:
     ]
 
 
+class CpuMeter:
+    """CPU seconds of the consumer (this process), chdb's worker, PostgreSQL and nats-server between `start` and `read`.
+
+    PostgreSQL counts with its backends. This process counts without its
+    children, which are nats-server and chdb's worker, each counted apart.
+    """
+
+    def __init__(self, postgres_pid: int | None, nats_pid: int, chdb_pid: int | None) -> None:
+        self._processes = {"consumer": (psutil.Process(), False), "nats": (psutil.Process(nats_pid), False)}
+        if chdb_pid is not None:
+            self._processes["chdb"] = (psutil.Process(chdb_pid), False)
+        if postgres_pid is not None:
+            self._processes["postgres"] = (psutil.Process(postgres_pid), True)
+        self._started: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        totals = {}
+        for name, (root, with_children) in self._processes.items():
+            total = 0.0
+            # Backends started during the row are counted from zero; their CPU before the start is not ours.
+            for process in [root, *(root.children(recursive=True) if with_children else [])]:
+                try:
+                    times = process.cpu_times()
+                except psutil.NoSuchProcess:
+                    continue
+                total += times.user + times.system
+            totals[name] = total
+        return totals
+
+    def start(self) -> None:
+        self._started = self._now()
+
+    def read(self, events: int) -> str:
+        now = self._now()
+        parts = [f"{name} {(now[name] - self._started.get(name, 0.0)) / events * 1e6:.1f}" for name in now]
+        return ", ".join(parts)
+
+
 async def bench_store(pool, outbox: AnalyticsOutbox, events: list[UsageEvent], batch: int) -> tuple[float, float]:
     """Seconds spent in PostgreSQL and in ClickHouse for `events` written in batches of `batch`."""
     postgres = clickhouse = 0.0
@@ -81,7 +126,7 @@ async def bench_store(pool, outbox: AnalyticsOutbox, events: list[UsageEvent], b
 
 
 async def bench_jetstream(
-    nats_url: str, pool, outbox: AnalyticsOutbox, budgets, events: list[UsageEvent], batch: int
+    nats_url: str, pool, outbox: AnalyticsOutbox, budgets, events: list[UsageEvent], batch: int, meter: CpuMeter
 ) -> tuple[float, float]:
     """Seconds from starting the consumer until it acknowledged every event, and until ClickHouse has them all."""
     nc = await nats.connect(nats_url)
@@ -97,7 +142,11 @@ async def bench_jetstream(
 
     # An empty catalog: the counters label every model `other`, which costs what a real label costs.
     catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET), CatalogEntry)
-    ingestor = UsageIngestor(js, pool, outbox, budgets, max_events=batch, max_wait=0.2, catalog=catalog)
+    recorded = UsageRecordedPublisher(nc)
+    ingestor = UsageIngestor(
+        js, pool, outbox, budgets, max_events=batch, max_wait=0.2, catalog=catalog, recorded=recorded
+    )
+    meter.start()
     began = time.perf_counter()
     task = asyncio.create_task(ingestor.run())
     deadline = began + 600
@@ -140,24 +189,32 @@ async def main(args: argparse.Namespace) -> None:
         )
 
         print(f"{args.events} events per run; ClickHouse: {'server' if os.environ.get('CLICKHOUSE_URL') else 'chdb'}")
-        print("| path | batch | events/s into PostgreSQL | events/s into ClickHouse | events/s both |")
-        print("|---|---:|---:|---:|---:|")
-        for batch in args.batch_sizes:
+        meter = CpuMeter(postgres.pid if postgres is not None else None, server.pid, getattr(store, "worker_pid", None))
+        print(
+            "| path | batch | events/s into PostgreSQL | events/s into ClickHouse | events/s both | CPU µs per event |"
+        )
+        print("|---|---:|---:|---:|---:|---|")
+        for batch in args.batch_sizes if "store" in args.paths else []:
             events = make_events(args.events, f"proj_store_{batch}")
+            meter.start()
             pg_seconds, ch_seconds = await bench_store(pool, outbox, events, batch)
             both = args.events / (pg_seconds + ch_seconds)
             print(
-                f"| store | {batch} | {args.events / pg_seconds:,.0f} | {args.events / ch_seconds:,.0f} | {both:,.0f} |"
+                f"| store | {batch} | {args.events / pg_seconds:,.0f} | {args.events / ch_seconds:,.0f} | {both:,.0f}"
+                f" | {meter.read(args.events)} |"
             )
-        for batch in args.batch_sizes:
+        for batch in args.batch_sizes if "jetstream" in args.paths else []:
             events = make_events(args.events, f"proj_stream_{batch}")
             acknowledged, delivered = await bench_jetstream(
-                f"nats://127.0.0.1:{port}", pool, outbox, budgets, events, batch
+                f"nats://127.0.0.1:{port}", pool, outbox, budgets, events, batch, meter
             )
             print(
                 f"| jetstream | {batch} | {args.events / acknowledged:,.0f} | {args.events / delivered:,.0f} |"
-                f" {args.events / max(acknowledged, delivered):,.0f} |"
+                f" {args.events / max(acknowledged, delivered):,.0f} | {meter.read(args.events)} |"
             )
+        worker_pid = getattr(store, "worker_pid", None)
+        if worker_pid is not None:
+            print(f"\nResident memory of chdb's worker after the runs: {_memory(worker_pid)}")
         await nc.close()
         await store.close()
         await pool.close()
@@ -166,6 +223,16 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.wait_for(server.wait(), 10)
         if postgres is not None:
             await postgres.stop()
+
+
+def _memory(pid: int) -> str:
+    """The current and peak resident memory of one process, from /proc (Linux)."""
+    fields = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            fields[key] = int(value.split()[0]) / 1024
+    return f"{fields['VmRSS']:.0f} MiB (peak {fields['VmHWM']:.0f} MiB)"
 
 
 def _free_port() -> int:
@@ -182,6 +249,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         type=lambda text: [int(part) for part in text.split(",")],
         default=[100, 500, 2000, 5000],
         help="comma-separated batch sizes (default: 100,500,2000,5000)",
+    )
+    parser.add_argument(
+        "--paths",
+        type=lambda text: text.split(","),
+        default=["store", "jetstream"],
+        help="comma-separated paths to measure, `store` and `jetstream` (default: both)",
     )
     return parser.parse_args(argv)
 

@@ -14,7 +14,7 @@ import gc
 import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -206,3 +206,18 @@ async def test_outbox_delivers_recorded_usage(pool: asyncpg.Pool, analytics: Ana
 
     assert remaining == 0
     assert [(row.requests, row.cost_usd) for row in report.rows] == [(3, Decimal("0.75"))]
+
+
+async def test_offset_timestamp_stored_as_utc(analytics: AnalyticsStore) -> None:
+    project_id = f"proj_{uuid.uuid4().hex}"
+    # 01:30 at UTC+2 on 15 March is 23:30 UTC on 14 March.
+    started_at = datetime(2026, 3, 15, 1, 30, 0, 123456, tzinfo=timezone(timedelta(hours=2)))
+    block = usage_rows([usage_event(project_id, "0.5", started_at)])
+
+    await analytics.insert_json_rows(USAGE_TABLE, block, uuid.uuid4().hex)
+    rows = await analytics.query_json(
+        f"SELECT toString(started_at) AS started_at FROM {USAGE_TABLE} WHERE project_id = {{project_id:String}}",
+        {"project_id": project_id},
+    )
+
+    assert rows == [{"started_at": "2026-03-14 23:30:00.123"}]

@@ -71,3 +71,15 @@ def test_project_labels_can_be_turned_off() -> None:
     count_recorded([event(f"p-{uuid.uuid4().hex}", model)], catalog_of(model), False)
 
     assert tokens("", model, "input") == before + 10
+
+
+def test_batch_of_several_projects_counted_apart() -> None:
+    first, second = f"p-{uuid.uuid4().hex}", f"p-{uuid.uuid4().hex}"
+    batch = [event(first, "acme/large"), event(second, "acme/large"), event(first, "acme/unlisted")]
+
+    count_recorded(batch, catalog_of("acme/large"), True)
+
+    assert tokens(first, "acme/large", "input") == 10
+    assert tokens(second, "acme/large", "input") == 10
+    assert tokens(first, "other", "output") == 4
+    assert REGISTRY.get_sample_value("gateway_cost_usd_total", {"project": first, "model": "acme/large"}) == 0.75

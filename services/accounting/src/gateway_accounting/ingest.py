@@ -17,6 +17,7 @@ rather than not at all.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -24,15 +25,15 @@ import asyncpg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-from pydantic import ValidationError
 
 from gateway_accounting.analytics import usage_rows
-from gateway_accounting.announcements import publish_usage_recorded, usage_recorded_batch
+from gateway_accounting.announcements import UsageRecordedPublisher, usage_recorded_batch
 from gateway_accounting.budgets import BudgetPublisher
+from gateway_accounting.decoding import InvalidUsageEvent, UsageRecord, decode_usage
 from gateway_accounting.observability import BATCH_SIZE, BATCH_WRITE, USAGE_EVENTS, batch_spans, count_recorded
 from gateway_accounting.outbox import AnalyticsOutbox
 from gateway_accounting.spend import RecordedBatch, record_spend
-from gateway_contracts import CatalogEntry, UsageEvent, bus
+from gateway_contracts import CatalogEntry, bus
 from gateway_contracts.kv import BucketMirror
 
 logger = logging.getLogger("gateway_accounting.ingest")
@@ -56,8 +57,11 @@ class UsageIngestor:
         max_wait: float,
         catalog: BucketMirror[CatalogEntry],
         project_labels: bool = True,
+        *,
+        recorded: UsageRecordedPublisher,
     ) -> None:
         self._js = js
+        self._recorded = recorded
         self._pool = pool
         self._outbox = outbox
         self._budgets = budgets
@@ -89,13 +93,31 @@ class UsageIngestor:
         logger.info("Consuming %s as %s", bus.USAGE_EVENT_SUBJECT, bus.ACCOUNTING_USAGE_CONSUMER)
         # Blocks that a previous run committed but did not deliver.
         await self._flush_outbox()
+        # The next batch is fetched while the current one is written, so that
+        # the wait for PostgreSQL overlaps with NATS and decoding. Batches are
+        # still written one after the other, because two transactions adding
+        # to the same daily totals in different orders could deadlock.
+        collecting = asyncio.create_task(self._collect(subscription), name="usage-fetch")
         try:
-            while not self._stopping.is_set():
-                batch = await self._collect(subscription)
+            while True:
+                batch = await collecting
+                # A fetch started before `stop` may still return messages, so
+                # the batch written after `stop` is the last one only when no
+                # fetch was started after it.
+                last = self._stopping.is_set()
+                if not last:
+                    collecting = asyncio.create_task(self._collect(subscription), name="usage-fetch")
                 if batch:
                     with batch_spans(batch):
                         await self._write_until_done(batch)
+                if last:
+                    break
         finally:
+            # After a cancellation or an error, messages fetched and not written are redelivered after the ack wait.
+            if not collecting.done():
+                collecting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await collecting
             # A pull subscription left open makes the connection's drain wait for its full timeout.
             await subscription.unsubscribe()
             if self._flusher is not None:
@@ -169,7 +191,7 @@ class UsageIngestor:
             # The last request of each project in the batch is the one named by its budget events.
             await self._publish_budgets({event.project_id: event.request_id for event in recorded.new})
 
-    async def _announce_until_done(self, events: list[tuple[Msg, UsageEvent]]) -> bool:
+    async def _announce_until_done(self, events: list[tuple[Msg, UsageRecord]]) -> bool:
         """Publish the batch's public usage events; return False when `stop` was called before JetStream stored them."""
         try:
             encoded = usage_recorded_batch(events)
@@ -179,7 +201,7 @@ class UsageIngestor:
             return True
         while True:
             try:
-                await publish_usage_recorded(self._js, encoded)
+                await self._recorded.publish(encoded)
                 return True
             except Exception:
                 if self._stopping.is_set():
@@ -192,7 +214,7 @@ class UsageIngestor:
                 )
                 await asyncio.sleep(_RETRY_DELAY_SECONDS)
 
-    async def _write(self, events: list[tuple[Msg, UsageEvent]]) -> RecordedBatch:
+    async def _write(self, events: list[tuple[Msg, UsageRecord]]) -> RecordedBatch:
         started = time.perf_counter()
         usage = [event for _message, event in events]
         recorded = await record_spend(self._pool, usage, usage_rows)
@@ -242,16 +264,16 @@ class UsageIngestor:
             logger.error("Publishing the budgets of %d projects failed", len(project_ids), exc_info=True)
 
 
-def _decode(batch: list[Msg]) -> tuple[list[tuple[Msg, UsageEvent]], list[Msg], list[Msg]]:
+def _decode(batch: list[Msg]) -> tuple[list[tuple[Msg, UsageRecord]], list[Msg], list[Msg]]:
     """Split a batch into events to store, redeliveries of those, and invalid messages."""
-    events: list[tuple[Msg, UsageEvent]] = []
+    events: list[tuple[Msg, UsageRecord]] = []
     duplicates: list[Msg] = []
     poison: list[Msg] = []
     seen: set[str] = set()
     for message in batch:
         try:
-            event = UsageEvent.model_validate_json(message.data)
-        except ValidationError:
+            event = decode_usage(message.data)
+        except InvalidUsageEvent:
             logger.error(
                 "Terminated an invalid usage event (stream sequence %s)",
                 message.metadata.sequence.stream,

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
 
 from nats.aio.msg import Msg
 from opentelemetry import trace
@@ -22,7 +24,8 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, Span, SpanKind
 from prometheus_client import Counter, Gauge, Histogram
 
-from gateway_contracts import CatalogEntry, UsageEvent, bus, catalog_key
+from gateway_accounting.decoding import Usage
+from gateway_contracts import CatalogEntry, bus, catalog_key
 from gateway_contracts.kv import BucketMirror
 from gateway_contracts.metrics import OTHER
 from gateway_contracts.telemetry import context_from_headers, tracer, tracing_enabled
@@ -74,14 +77,26 @@ _MESSAGING = {
 }
 
 
-def count_recorded(events: Sequence[UsageEvent], catalog: BucketMirror[CatalogEntry], project_labels: bool) -> None:
-    """Add the tokens and cost of newly recorded events to the counters."""
+def count_recorded(events: Sequence[Usage], catalog: BucketMirror[CatalogEntry], project_labels: bool) -> None:
+    """Add the tokens and cost of newly recorded events to the counters, one increment per label set."""
+    known: dict[str, str] = {}
+    totals: dict[tuple[str, str], list[Any]] = {}
     for event in events:
-        project = event.project_id if project_labels else ""
-        model = event.model if catalog.get(catalog_key(event.model)) is not None else OTHER
-        TOKENS.labels(project, model, "input").inc(event.usage.prompt_tokens)
-        TOKENS.labels(project, model, "output").inc(event.usage.completion_tokens)
-        COST.labels(project, model).inc(float(event.cost.total))
+        model = known.get(event.model)
+        if model is None:
+            model = event.model if catalog.get(catalog_key(event.model)) is not None else OTHER
+            known[event.model] = model
+        labels = (event.project_id if project_labels else "", model)
+        total = totals.get(labels)
+        if total is None:
+            total = totals[labels] = [0, 0, Decimal(0)]
+        total[0] += event.usage.prompt_tokens
+        total[1] += event.usage.completion_tokens
+        total[2] += event.cost.total
+    for (project, model), (prompt_tokens, completion_tokens, cost) in totals.items():
+        TOKENS.labels(project, model, "input").inc(prompt_tokens)
+        TOKENS.labels(project, model, "output").inc(completion_tokens)
+        COST.labels(project, model).inc(float(cost))
 
 
 @contextmanager

@@ -10,6 +10,7 @@ import nats
 from gateway_accounting import credentials, database
 from gateway_accounting.admin import Admin
 from gateway_accounting.analytics import open_store
+from gateway_accounting.announcements import UsageRecordedPublisher
 from gateway_accounting.bootstrap import bootstrap
 from gateway_accounting.budgets import BudgetPublisher
 from gateway_accounting.ingest import UsageIngestor
@@ -68,6 +69,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
     catalog = BucketMirror(await ensure_bucket(js, bus.CATALOG_BUCKET, settings.nats_replicas), CatalogEntry)
     await catalog.start()
     outbox = AnalyticsOutbox(pool, store)
+    recorded = UsageRecordedPublisher(nc)
     ingestor = UsageIngestor(
         js,
         pool,
@@ -77,6 +79,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
         settings.batch_max_wait_seconds,
         catalog,
         settings.metrics_project_labels,
+        recorded=recorded,
     )
     ingest_task = asyncio.create_task(ingestor.run(), name="usage-ingest")
     health.watch_task(ingest_task)
@@ -127,6 +130,7 @@ async def serve(stop: asyncio.Event, health: ServiceHealth) -> None:
             "The usage batch did not finish within %.0f s; it will be redelivered", settings.shutdown_grace_seconds
         )
     await catalog.stop()
+    await recorded.close()
     await nc.drain()
     await store.close()
     await pool.close()

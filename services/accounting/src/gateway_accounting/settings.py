@@ -18,7 +18,7 @@ class AccountingSettings(BaseSettings):
     # Apply the PostgreSQL schema at start. Production sets it to false and runs `gateway migrate` as a Job.
     migrate_on_start: bool = Field(default=True, validation_alias="GATEWAY_MIGRATE_ON_START")
     # A ClickHouse server over HTTP, for example `http://user:password@clickhouse:8123/gateway`.
-    # Unset, accounting runs ClickHouse's engine in process with chdb.
+    # Unset, accounting runs ClickHouse's engine with chdb, in a child process (`chdb_worker`).
     clickhouse_url: str | None = Field(default=None, validation_alias="CLICKHOUSE_URL")
     data_dir: Path = Field(default=Path(".gateway"), validation_alias="GATEWAY_DATA_DIR")
     # Usage events written to ClickHouse and PostgreSQL in one batch, at most.

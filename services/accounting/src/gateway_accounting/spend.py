@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from gateway_contracts import UsageEvent
+from gateway_accounting.decoding import Usage
 
 # Inserting the usage records and adding only the newly inserted ones to the
 # daily totals happen in one statement, so a redelivered event that hits the
@@ -73,13 +73,13 @@ _COLUMNS = 11
 class RecordedBatch:
     """The events of a batch that PostgreSQL had not seen before."""
 
-    new: list[UsageEvent]
+    new: list[Usage]
     # The outbox token of their ClickHouse rows; None when nothing was new.
     outbox_token: str | None
 
 
 async def record_spend(
-    pool: asyncpg.Pool, events: Sequence[UsageEvent], encode_rows: Callable[[Sequence[UsageEvent]], bytes]
+    pool: asyncpg.Pool, events: Sequence[Usage], encode_rows: Callable[[Sequence[Usage]], bytes]
 ) -> RecordedBatch:
     """Record the events, add the new ones to the daily totals and queue their ClickHouse rows, atomically.
 

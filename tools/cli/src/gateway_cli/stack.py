@@ -67,7 +67,7 @@ class StackConfig:
     emulator_port: int = 8090
     # An external PostgreSQL; None starts the embedded one.
     database_url: str | None = None
-    # An external ClickHouse server; None runs chdb inside accounting.
+    # An external ClickHouse server; None runs chdb in a child process of accounting.
     clickhouse_url: str | None = None
     # Where child output goes: files in this folder, or the console when None.
     log_dir: Path | None = None
