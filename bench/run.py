@@ -30,11 +30,11 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from chat_load import competitors
-from chat_load.processes import memory
+from chat_load.processes import Memory, child_running, memory, own_memory
 from chat_load.report import Run, render
 from chat_load.runner import Measurement, measure
 from chat_load.scenarios import SCENARIOS, WARM_UP, scaled
-from chat_load.targets import GatewayStack, Target, direct_target, external_target
+from chat_load.targets import CHDB_ENGINE, CHDB_WORKER_MODULE, GatewayStack, Target, direct_target, external_target
 
 logger = logging.getLogger("bench")
 
@@ -122,6 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _memories(processes: dict[str, int]) -> dict[str, Memory]:
+    """Read each process's memory; accounting's ClickHouse engine (a chdb child process) gets its own row."""
+    readings: dict[str, Memory | None] = {}
+    for name, pid in processes.items():
+        worker = child_running(pid, CHDB_WORKER_MODULE) if name == "accounting" else None
+        if worker is None:
+            readings[name] = memory(pid)
+            continue
+        readings[name] = own_memory(pid)
+        readings[CHDB_ENGINE] = memory(worker)
+    return {name: reading for name, reading in readings.items() if reading is not None}
+
+
 async def _run(args: argparse.Namespace) -> tuple[Run, Path]:
     scenarios = [
         scaled(scenario, args.scale) for scenario in SCENARIOS if not args.scenario or scenario.key in args.scenario
@@ -165,7 +178,7 @@ async def _run(args: argparse.Namespace) -> tuple[Run, Path]:
         processes = {**gateway.pids()}
         for competitor in started:
             processes[competitor.target.key] = competitor.process.pid
-        memories = {name: reading for name, pid in processes.items() if (reading := memory(pid)) is not None}
+        memories = _memories(processes)
         machine["load average at the end (1, 5, 15 min)"] = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     finally:
         for competitor in started:

@@ -50,6 +50,26 @@ def memory(pid: int) -> Memory | None:
     return max(readings, key=lambda reading: reading.peak_rss)
 
 
+def own_memory(pid: int) -> Memory | None:
+    """Peak and current resident memory of `pid` alone, without its children."""
+    return _status_memory(pid)
+
+
+def child_running(pid: int, argument: str) -> int | None:
+    """Return the pid of a descendant of `pid` whose command line contains `argument`, if one runs."""
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return None
+    for child in descendants:
+        try:
+            if argument in child.cmdline():
+                return child.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
 def _status_memory(pid: int) -> Memory | None:
     try:
         status = Path(f"/proc/{pid}/status").read_text()

@@ -25,6 +25,10 @@ UPSTREAM_MODEL = "gpt-4o-mini"
 
 # Processes of the local stack that make up the gateway, in table order.
 GATEWAY_PROCESSES = ("edge", "router", "nats", "accounting", "sessions", "catalog", "postgres")
+# In the local run accounting starts ClickHouse's engine (chdb) as a child
+# process; its CPU counts in accounting's column, its memory in a row of its own.
+CHDB_WORKER_MODULE = "gateway_accounting.chdb_worker"
+CHDB_ENGINE = "clickhouse engine (chdb)"
 
 
 @dataclass(slots=True)
@@ -106,15 +110,18 @@ class GatewayStack:
         )
 
     async def usage_events(self) -> int:
-        """Return the number of usage events the router has stored in JetStream so far."""
+        """Return the number of usage events the router has stored in JetStream so far.
+
+        The stream also holds accounting's public usage.recorded events, so only the router's subject counts.
+        """
         nc = await nats.connect(self.stack.nats_url, name="bench")
         try:
-            info = await nc.jetstream().stream_info(bus.USAGE_STREAM.name)
+            info = await nc.jetstream().stream_info(bus.USAGE_STREAM.name, subjects_filter=bus.USAGE_EVENT_SUBJECT)
         except NotFoundError:
             return 0
         finally:
             await nc.close()
-        return int(info.state.last_seq)
+        return int((info.state.subjects or {}).get(bus.USAGE_EVENT_SUBJECT, 0))
 
     async def wait_for_usage_ingest(self, timeout: float = 120.0) -> None:
         """Wait until accounting has acked every usage event in the stream, or `timeout` passes."""
