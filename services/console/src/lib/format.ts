@@ -10,7 +10,9 @@ export function usd(amount: string | null | undefined): string {
     return trimmed.startsWith("-") ? `-$${trimmed.slice(1)}` : `$${trimmed}`;
   }
   const digits = Math.abs(value) < 100 ? 4 : 2;
-  return `$${value.toFixed(digits)}`;
+  // Up to four places below $100, but no zeros past the cents: $5.00, $4.9997.
+  const text = value.toFixed(digits).replace(/(\.\d\d\d*?)0+$/, "$1");
+  return `$${text}`;
 }
 
 export function perMillion(amount: string | null | undefined): string {
@@ -32,4 +34,14 @@ export function percent(value: number): string {
 
 export function time(iso: string): string {
   return new Date(iso).toLocaleTimeString("en-GB", { hour12: false });
+}
+
+// A date and time as ISO 8601 in the browser's time zone, read the same way everywhere: 2026-12-06 00:00.
+export function dateTime(iso: string): string {
+  const date = new Date(iso);
+  const pad = (part: number) => String(part).padStart(2, "0");
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
+    `${pad(date.getHours())}:${pad(date.getMinutes())}`
+  );
 }

@@ -212,7 +212,7 @@ async function admin(page) {
   const cap = "7.25";
   await project.locator('input[name="daily-cap"]').fill(cap);
   await project.getByText("Save cap").click();
-  await project.getByTestId("cap-in-force").getByText("in force: $7.2500").waitFor();
+  await project.getByTestId("cap-in-force").getByText("in force: $7.25").waitFor();
 
   const alias = `console-e2e-${Date.now()}`;
   await page.fill('input[name="alias"]', alias);

@@ -4,7 +4,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { ErrorNote } from "@/components/ErrorNote";
 import { edgeJson, jsonBody } from "@/lib/edge";
-import { usd } from "@/lib/format";
+import { dateTime, usd } from "@/lib/format";
 import type { ApiKey } from "@/lib/types";
 
 export function Keys({ adminToken, projectId }: { adminToken: string; projectId: string }) {
@@ -81,8 +81,8 @@ export function Keys({ adminToken, projectId }: { adminToken: string; projectId:
               <td>{key.name ?? "–"}</td>
               <td className="mono">{key.prefix}…</td>
               <td>{key.daily_budget_usd === null ? "–" : usd(key.daily_budget_usd)}</td>
-              <td>{new Date(key.created_at).toLocaleString("en-GB")}</td>
-              <td data-testid="key-state">{key.revoked_at ? `revoked ${new Date(key.revoked_at).toLocaleString("en-GB")}` : "active"}</td>
+              <td>{dateTime(key.created_at)}</td>
+              <td data-testid="key-state">{key.revoked_at ? `revoked ${dateTime(key.revoked_at)}` : "active"}</td>
               <td>
                 {!key.revoked_at &&
                   (confirming === key.id ? (

@@ -9,7 +9,7 @@ import { RecentRequests } from "@/components/RecentRequests";
 import { RequireSignIn } from "@/components/RequireSignIn";
 import type { Credentials } from "@/lib/auth";
 import { edgeJson } from "@/lib/edge";
-import { count, milliseconds, percent, time, usd } from "@/lib/format";
+import { count, dateTime, milliseconds, percent, time, usd } from "@/lib/format";
 import { projectScope, type ProjectScope } from "@/lib/scope";
 import type { Analytics, BudgetStatus, Percentiles, RecentRequest } from "@/lib/types";
 
@@ -155,8 +155,8 @@ function SpendToday({ budget }: { budget: BudgetStatus }) {
         </div>
       )}
       <p className="muted small">
-        Reserved by running requests {usd(reserved_usd)} · remaining {usd(remaining_usd)} · resets {new Date(budget.resets_at).toLocaleString("en-GB")} (
-        {budget.timezone})
+        Reserved by running requests {usd(reserved_usd)} · remaining {usd(remaining_usd)} · resets {dateTime(budget.resets_at)} your time
+        (midnight {budget.timezone})
       </p>
     </>
   );
