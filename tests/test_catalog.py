@@ -462,6 +462,28 @@ def test_price_change_with_future_date(stack: RunningStack) -> None:
         wait_for(lambda: reader.get(f"/v1/models/{model['id']}").json()["pricing"]["input"] == "0.25", 1.0, "today")
 
 
+@pytest.mark.parametrize(
+    ("prices", "param", "expected"),
+    [
+        ({"input": "1e308"}, "input", "1E+308 is more than the maximum price of 100000 USD"),
+        ({"output": "-1"}, "output", "negative"),
+        ({"per_request": "0.000000000001"}, "per_request", "10 decimal places"),
+        ({"tiers": [{"above_prompt_tokens": 200000, "input": "100001"}]}, "tiers[0].input", "maximum price"),
+    ],
+)
+def test_absurd_prices_are_rejected(stack: RunningStack, prices: dict, param: str, expected: str) -> None:
+    model = add_custom_model(stack, ["text", "streaming"])
+
+    with admin(stack) as http:
+        response = http.post(
+            f"/admin/models/{model['id']}/prices", json={"effective_from": today().isoformat(), **prices}
+        )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert expected in response.json()["error"]["message"]
+
+
 def test_catalog_admin_needs_admin_token(stack: RunningStack) -> None:
     with user(stack) as http:
         response = http.get("/admin/models")

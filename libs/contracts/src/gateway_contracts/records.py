@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from gateway_contracts.money import PlainDecimal
+from gateway_contracts.money import PlainDecimal, UnitPrice
 
 CredentialKind = Literal["api_key", "admin_token"]
 
@@ -100,16 +100,16 @@ class TokenPrices(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    input: PlainDecimal | None = Field(default=None, ge=0)
-    cached_input: PlainDecimal | None = Field(default=None, ge=0)
+    input: UnitPrice | None = None
+    cached_input: UnitPrice | None = None
     # Writes to a prompt cache that lives five minutes (Anthropic's default) or
     # for an unstated time; `cache_write_1h` prices Anthropic's one-hour writes.
-    cache_write: PlainDecimal | None = Field(default=None, ge=0)
-    cache_write_1h: PlainDecimal | None = Field(default=None, ge=0)
-    output: PlainDecimal | None = Field(default=None, ge=0)
-    reasoning: PlainDecimal | None = Field(default=None, ge=0)
-    audio_input: PlainDecimal | None = Field(default=None, ge=0)
-    audio_output: PlainDecimal | None = Field(default=None, ge=0)
+    cache_write: UnitPrice | None = None
+    cache_write_1h: UnitPrice | None = None
+    output: UnitPrice | None = None
+    reasoning: UnitPrice | None = None
+    audio_input: UnitPrice | None = None
+    audio_output: UnitPrice | None = None
 
 
 class PriceTier(TokenPrices):
@@ -133,9 +133,9 @@ class Price(TokenPrices):
     """
 
     effective_from: date
-    per_input_image: PlainDecimal | None = Field(default=None, ge=0)
-    per_output_image: PlainDecimal | None = Field(default=None, ge=0)
-    per_request: PlainDecimal | None = Field(default=None, ge=0)
+    per_input_image: UnitPrice | None = None
+    per_output_image: UnitPrice | None = None
+    per_request: UnitPrice | None = None
     tiers: list[PriceTier] = Field(default_factory=list)
     source: str | None = None
 
