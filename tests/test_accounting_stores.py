@@ -23,7 +23,7 @@ import pytest
 
 from gateway_accounting import database
 from gateway_accounting.analytics import USAGE_TABLE, AnalyticsStore, ChdbStore, ClickHouseServerStore, usage_rows
-from gateway_accounting.outbox import AnalyticsOutbox
+from gateway_accounting.outbox import MAX_ATTEMPTS, AnalyticsOutbox
 from gateway_accounting.reports import usage_report
 from gateway_accounting.spend import record_spend
 from gateway_contracts import CostBreakdown, TokenUsage, UsageEvent
@@ -221,3 +221,36 @@ async def test_offset_timestamp_stored_as_utc(analytics: AnalyticsStore) -> None
     )
 
     assert rows == [{"started_at": "2026-03-14 23:30:00.123"}]
+
+
+async def test_rejected_block_holds_back_no_other(pool: asyncpg.Pool, analytics: AnalyticsStore) -> None:
+    bad_project, good_project = f"proj_{uuid.uuid4().hex}", f"proj_{uuid.uuid4().hex}"
+    day = date(2026, 3, 16)
+    started_at = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
+    # 39 digits: more than ClickHouse's Decimal(38, x) column holds, so every insert of this block fails.
+    bad = usage_rows([usage_event(bad_project, "0.5", started_at)]).replace(
+        b'"cost_total":"0.5"', b'"cost_total":"' + b"9" * 39 + b'"'
+    )
+    bad_token = f"bad-{uuid.uuid4().hex}"
+    await pool.execute(
+        "INSERT INTO accounting.analytics_outbox (token, events, rows, created_at) VALUES ($1, 1, $2, now() - interval '1 hour')",
+        bad_token,
+        bad,
+    )
+    await record_spend(pool, [usage_event(good_project, "0.25", started_at)], usage_rows)
+    outbox = AnalyticsOutbox(pool, analytics)
+
+    await outbox.flush()
+    delivered = await usage_report(analytics, UsageReportRequest(project_id=good_project, start=day, end=day))
+    for _ in range(MAX_ATTEMPTS - 1):
+        await outbox.flush()
+    rejected = await pool.fetchrow(
+        "SELECT events, error FROM accounting.analytics_rejected WHERE token = $1", bad_token
+    )
+    still_queued = await pool.fetchval("SELECT count(*) FROM accounting.analytics_outbox WHERE token = $1", bad_token)
+
+    assert [(row.requests, row.cost_usd) for row in delivered.rows] == [(1, Decimal("0.25"))]
+    assert rejected is not None
+    assert rejected["events"] == 1
+    assert rejected["error"]
+    assert still_queued == 0

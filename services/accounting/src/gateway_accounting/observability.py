@@ -64,6 +64,10 @@ CLICKHOUSE_INSERT = Histogram(
 CLICKHOUSE_FAILURES = Counter(
     "gateway_clickhouse_insert_failures", "Outbox blocks whose insert into ClickHouse failed and will be retried."
 )
+OUTBOX_REJECTED_BLOCKS = Counter(
+    "gateway_analytics_outbox_rejected_blocks",
+    "Outbox blocks that ClickHouse kept rejecting, moved to accounting.analytics_rejected.",
+)
 OUTBOX_BLOCKS = Gauge(
     "gateway_analytics_outbox_blocks", "Blocks of usage rows committed in PostgreSQL and not yet in ClickHouse."
 )

@@ -91,6 +91,21 @@ CREATE TABLE IF NOT EXISTS accounting.analytics_outbox (
     rows       bytea NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now()
 );
+-- Failed inserts of the block; see accounting.analytics_rejected.
+ALTER TABLE accounting.analytics_outbox ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0;
+
+-- Outbox blocks that ClickHouse rejected again and again while it took other
+-- blocks, moved aside so that they hold back no later block. PostgreSQL's
+-- spend already counts them; an operator fixes the rows and moves them back.
+CREATE TABLE IF NOT EXISTS accounting.analytics_rejected (
+    token       text PRIMARY KEY,
+    events      integer NOT NULL,
+    rows        bytea NOT NULL,
+    created_at  timestamptz NOT NULL,
+    rejected_at timestamptz NOT NULL DEFAULT now(),
+    -- ClickHouse's error for the last attempt; usage rows hold no message content.
+    error       text NOT NULL
+);
 
 -- One budget threshold event per project and budget day.
 CREATE TABLE IF NOT EXISTS accounting.budget_alerts (
