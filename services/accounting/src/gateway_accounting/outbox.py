@@ -64,7 +64,7 @@ class AnalyticsOutbox:
                 logger.error("Inserting usage block %s into ClickHouse failed; will retry", token, exc_info=True)
                 if not await self._store_answers():
                     break
-                # ClickHouse answers, so the failure is this block's.
+                # ClickHouse responds to queries, so the failure is this block's.
                 await self._pool.execute(
                     "UPDATE accounting.analytics_outbox SET attempts = attempts + 1 WHERE token = $1", token
                 )
@@ -84,7 +84,7 @@ class AnalyticsOutbox:
         try:
             await self._store.query_json("SELECT 1 AS ok", {})
         except Exception:
-            logger.warning("ClickHouse does not answer; the outbox waits for the next flush")
+            logger.warning("ClickHouse does not respond to SELECT 1; the outbox waits for the next flush")
             return False
         return True
 
@@ -104,7 +104,7 @@ class AnalyticsOutbox:
             return
         OUTBOX_REJECTED_BLOCKS.inc()
         logger.error(
-            "ClickHouse rejected usage block %s (%d events) %d times while answering queries; moved it to "
+            "ClickHouse rejected usage block %s (%d events) %d times while responding to queries; moved it to "
             "accounting.analytics_rejected. Its spend is in PostgreSQL; fix the rows and move it back to "
             "accounting.analytics_outbox to retry.",
             token,
