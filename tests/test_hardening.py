@@ -9,6 +9,7 @@ import httpx
 import openai
 import pytest
 
+from tests.accounting_helpers import create_project
 from tests.conftest import RunningStack
 from tests.test_walking_system import MODEL, create_key_record, unique, wait_until
 
@@ -304,3 +305,23 @@ def test_reversed_or_long_day_ranges_are_rejected(stack: RunningStack, query: st
         assert response.status_code == 400, response.text
         assert response.json()["error"]["param"] == "start"
         assert message in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body", "param"),
+    [
+        ("PATCH", "", {"disabled": "yes"}, "disabled"),
+        ("PATCH", "", {"disabled": 1}, "disabled"),
+        ("PUT", "/session-retention", {"days": "30"}, "days"),
+    ],
+)
+def test_admin_rejects_values_as_strings(stack: RunningStack, method: str, suffix: str, body: dict, param: str) -> None:
+    path = f"/admin/projects/{create_project(stack)['id']}"
+
+    with stack.http() as http:
+        response = http.request(method, f"{path}{suffix}", json=body, headers=admin_headers(stack))
+        after = http.get(path, headers=admin_headers(stack))
+
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param
+    assert after.json()["disabled"] is False

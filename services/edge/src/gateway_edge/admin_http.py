@@ -23,9 +23,10 @@ def admin_state(request: Request) -> EdgeState:
 
 
 async def json_body(request: Request, model: type[Body]) -> Body:
+    """Validate the body strictly, as the chat endpoint does: `"yes"` or `"30"` is not a boolean or a number."""
     raw = await request.body()
     try:
-        return model.model_validate_json(raw or b"{}")
+        return model.model_validate_json(raw or b"{}", strict=True)
     except ValidationError as error:
         if error.errors()[0]["type"] == "json_invalid":
             raise EdgeError("invalid_json", "The request body is not valid JSON.") from None
