@@ -596,6 +596,23 @@ def test_request_during_delete_stays_deleted(stack: RunningStack) -> None:
     ]
 
 
+def test_replay_drops_reasoning_for_model_without_it(stack: RunningStack) -> None:
+    marker = unique("reasoned")
+    session = unique("reasoned")
+    thinking = {"thinking": {"enabled": True, "budget_tokens": 1024}, "max_tokens": 2048}
+    say(stack.client(), session, f"question {marker}", model="anthropic/claude-haiku-4-5", **thinking)
+
+    with sessions_api(stack) as api:
+        response = api.post(f"/sessions/{session}/replay", json={"model": OTHER_MODEL})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["completed"] is True
+    received = [record["body"] for record in stack.received_with(marker)]
+    [replayed] = [body for body in received if body["model"] == "mistral-small-latest"]
+    assert "thinking" not in replayed
+    assert replayed["max_tokens"] == 2048
+
+
 def test_replay_is_held_to_the_budget(stack: RunningStack) -> None:
     record = create_key_record(stack)
     marker = unique("capped")

@@ -5,7 +5,8 @@ routers. For each assistant reply on the replayed path, in order, it sends
 the conversation so far (the recorded inputs, and the new model's earlier
 replies) to the new model as one non-streaming request on the session. That
 request carries the parameters of the request that produced the recorded
-reply (tools, temperature, thinking and the like). Each request names the previous new
+reply (tools, temperature, thinking and the like), without its reasoning
+request when the new model cannot reason. Each request names the previous new
 turn as `parent_turn_id`, so the router's session events build the new
 branch turn by turn, starting from the turn before the first reply. The inputs before that turn are shared with the
 replayed branch, not copied.
@@ -59,6 +60,8 @@ class ReplayResult:
 
 # Request fields that bound a request's output, and so its worst-case cost.
 _LIMIT_FIELDS = ("max_tokens", "max_completion_tokens", "n")
+# The spellings of a reasoning request, dropped for a new model without the `reasoning` capability.
+_REASONING_FIELDS = frozenset({"thinking", "reasoning", "reasoning_effort"})
 
 
 class ClientGone(Exception):
@@ -156,6 +159,12 @@ class _Run:
                 self._call_ids[str(recorded.get("id"))] = str(new.get("id"))
         return None
 
+    def _options_for_target(self, options: dict[str, Any]) -> dict[str, Any]:
+        """Drop the recorded reasoning request when the new model cannot reason, so that the models compare."""
+        if "reasoning" in self._entry.capabilities:
+            return options
+        return {key: value for key, value in options.items() if key not in _REASONING_FIELDS}
+
     def _with_new_call_ids(self, message: dict[str, Any]) -> dict[str, Any]:
         call_id = message.get("tool_call_id")
         if message.get("role") != "tool" or call_id not in self._call_ids:
@@ -177,6 +186,7 @@ class _Run:
             "history_messages": len(self.messages),
             "parent_turn_id": self.parent_turn_id,
         }
+        options = self._options_for_target(options)
         body = orjson.dumps({**options, "model": self._replay.model, "messages": self.messages + inputs})
 
         # Each step is a request like any other: it reserves its worst case
