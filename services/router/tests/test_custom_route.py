@@ -36,3 +36,12 @@ def test_route_with_unset_key_is_unconfigured() -> None:
 
     assert route.mode == "unconfigured"
     assert route.spec.credential_env == "GATEWAY_MODEL_KEY_GPU"
+
+
+def test_auth_advice_names_the_key_variable_or_the_entry() -> None:
+    keyed = custom_route(custom(api_key_env="GATEWAY_MODEL_KEY_GPU"), {"GATEWAY_MODEL_KEY_GPU": "secret"})
+    keyless = custom_route(custom(), {})
+
+    assert keyed.spec.credential_advice == "`GATEWAY_MODEL_KEY_GPU`"
+    assert "custom model `vllm/qwen`" in keyless.spec.credential_advice
+    assert "set `api_key_env`" in keyless.spec.credential_advice

@@ -13,7 +13,7 @@ from gateway_router.upstream_errors import classify_status, translate_transport_
 def classify(status: int, message: str = "boom", code: str | None = None, headers=None) -> UpstreamFailed:
     return classify_status(
         provider="openai",
-        credential_env="OPENAI_API_KEY",
+        credential_advice="`OPENAI_API_KEY`",
         status=status,
         upstream_message=message,
         upstream_code=code,

@@ -44,11 +44,19 @@ class ProviderSpec:
     # from inside that network, so the router fetches it instead, with its
     # checks, and sends the bytes.
     self_hosted: bool = False
+    # What an operator checks when the upstream rejects the credentials, where
+    # that is not a variable of the router's environment.
+    credential_hint: str | None = None
 
     @property
     def credential_env(self) -> str:
         """The variable whose absence keeps this provider from being live."""
         return self.key_env or self.base_url_env
+
+    @property
+    def credential_advice(self) -> str:
+        """What an operator checks after a 401 or 403 from the upstream, for an error message."""
+        return self.credential_hint or f"`{self.credential_env}`"
 
 
 # Key and base URL variables are the ones each provider's own SDK reads
@@ -150,6 +158,10 @@ def custom_route(entry: CatalogEntry, environ: Mapping[str, str]) -> ProviderRou
         # Only shown in messages: a custom model's URL comes from its catalog entry.
         base_url_env=f"the base URL of {entry.id}",
         self_hosted=True,
+        credential_hint=None
+        if entry.api_key_env
+        else f"whether the server of the custom model `{entry.id}` wants an API key; if so, set `api_key_env` "
+        "in its catalog entry and that variable in the router's environment",
     )
     if entry.api_key_env is None:
         return ProviderRoute(spec, "live", entry.base_url, None)

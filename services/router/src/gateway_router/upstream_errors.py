@@ -50,7 +50,7 @@ _QUOTA_CODES = frozenset({"insufficient_quota"})
 def classify_status(
     *,
     provider: str,
-    credential_env: str,
+    credential_advice: str,
     status: int,
     upstream_message: str | None,
     upstream_code: str | None = None,
@@ -71,7 +71,7 @@ def classify_status(
     if status in (401, 403) or upstream_code in _AUTH_CODES:
         return UpstreamFailed(
             f"Provider `{provider}` rejected the gateway's credentials (HTTP {status}). "
-            f"An operator must check `{credential_env}`.",
+            f"An operator must check {credential_advice}.",
             code="upstream_auth_failed",
             upstream_status=status,
         )

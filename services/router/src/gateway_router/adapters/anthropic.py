@@ -158,7 +158,7 @@ class AnthropicAdapter:
         error = _error_object(body)
         return classify_status(
             provider=context.route.spec.name,
-            credential_env=context.route.spec.credential_env,
+            credential_advice=context.route.spec.credential_advice,
             status=status,
             upstream_message=error.get("message"),
             upstream_code=error.get("type"),
@@ -522,7 +522,7 @@ def _stream_error(error: Mapping[str, Any], context: CallContext) -> UpstreamFai
     kind = str(error.get("type") or "api_error")
     return classify_status(
         provider=context.route.spec.name,
-        credential_env=context.route.spec.credential_env,
+        credential_advice=context.route.spec.credential_advice,
         status=_STATUS_BY_ERROR_TYPE.get(kind, 500),
         upstream_message=error.get("message"),
         upstream_code=kind,

@@ -469,7 +469,7 @@ def _classify(
         status = error["code"]
     return classify_status(
         provider=context.route.spec.name,
-        credential_env=context.route.spec.credential_env,
+        credential_advice=context.route.spec.credential_advice,
         status=status,
         upstream_message=error.get("message"),
         upstream_code=code,

@@ -126,7 +126,7 @@ class OpenAIAdapter:
             status = code
         return classify_status(
             provider=context.route.spec.name,
-            credential_env=context.route.spec.credential_env,
+            credential_advice=context.route.spec.credential_advice,
             status=status,
             upstream_message=detail.get("message"),
             upstream_code=code if isinstance(code, str) else None,
