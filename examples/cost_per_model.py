@@ -198,14 +198,13 @@ def durable_name(value: str) -> str:
 
 
 def zoned_time(value: str) -> datetime:
+    example = "2026-11-30T00:00:00+00:00 or 2026-11-30T00:00:00Z"
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"invalid time {value!r}: use ISO 8601, e.g. 2026-11-30T00:00:00+00:00"
-        ) from None
+        raise argparse.ArgumentTypeError(f"invalid time {value!r}: use ISO 8601 with a zone, e.g. {example}") from None
     if moment.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"the time {value!r} has no zone: add one, e.g. {value}+00:00 or {value}Z")
+        raise argparse.ArgumentTypeError(f"the time {value!r} has no zone: use a time with a zone, e.g. {example}")
     return moment
 
 

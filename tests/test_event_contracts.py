@@ -281,6 +281,14 @@ def test_example_rejects_invalid_options() -> None:
         assert "Traceback" not in result.stderr, args
 
 
+def test_example_accepts_the_times_its_hint_suggests() -> None:
+    for value in ("2026-11-30T00:00:00+00:00", "2026-11-30T00:00:00Z"):
+        result = example_process("--since", value, "--nats-url", "nats://127.0.0.1:1", timeout=30)
+
+        # 1: the option was taken and the connection then failed; 2 would mean a rejected option.
+        assert result.returncode == 1, (value, result.stderr)
+
+
 def test_example_terminates_message_that_is_not_json(stack: RunningStack) -> None:
     sequence = stack.loop.run(_publish_raw(stack, bus.USAGE_RECORDED_SUBJECT, b"\x00not json"))
     request_id = chat_request_id(stack)
