@@ -22,6 +22,7 @@ from pydantic import (
     StringConstraints,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -422,7 +423,7 @@ class ChatCompletionRequest(BaseModel):
     top_logprobs: Annotated[Integer, Field(ge=0, le=20)] | None = None
     parallel_tool_calls: StrictBool | None = None
     user: StrictStr | None = None
-    tools: list[Tool] | None = None
+    tools: Annotated[list[Tool], Field(min_length=1)] | None = None
     tool_choice: ToolChoice | None = None
     response_format: ResponseFormat | None = None
     thinking: ThinkingOptions | None = None
@@ -443,6 +444,30 @@ class ChatCompletionRequest(BaseModel):
     def _reject_null_stream(cls, value: Any) -> Any:
         return False if value is None else value
 
+    @field_validator("tools")
+    @classmethod
+    def _unique_tool_names(cls, tools: list[Tool] | None) -> list[Tool] | None:
+        names = [_tool_name(tool) for tool in tools or ()]
+        repeated = next((name for name in names if names.count(name) > 1), None)
+        if repeated is not None:
+            raise ValueError(f"the tool name `{repeated}` appears more than once; give each tool its own name")
+        return tools
+
+    @field_validator("tool_choice")
+    @classmethod
+    def _choice_names_a_tool(cls, choice: Any, info: ValidationInfo) -> Any:
+        # `tools` is declared first, so it is validated by now; absent when it was invalid.
+        tools = info.data.get("tools")
+        names = {_tool_name(tool) for tool in tools or ()}
+        if choice == "required" and not names:
+            raise ValueError('"required" needs at least one tool in `tools`')
+        if not isinstance(choice, dict) or choice.get("type") not in ("function", "custom"):
+            return choice
+        name = choice[choice["type"]]["name"]
+        if name not in names:
+            raise ValueError(f"it names the tool `{name}`, which is not in `tools`")
+        return choice
+
     @field_validator("response_format")
     @classmethod
     def _require_schema(cls, response_format: ResponseFormat | None) -> ResponseFormat | None:
@@ -460,6 +485,10 @@ class ChatCompletionRequest(BaseModel):
     @property
     def include_usage(self) -> bool:
         return self.stream_options is not None and self.stream_options.include_usage
+
+
+def _tool_name(tool: FunctionTool | CustomTool) -> str:
+    return tool.function.name if isinstance(tool, FunctionTool) else tool.custom.name
 
 
 # The JSON value that each of pydantic's strict type errors expects.
