@@ -237,7 +237,7 @@ async function projectKeyOnly(page) {
   await page.waitForURL("**/signin");
   await page.fill('input[name="project-key"]', "gw-not-a-real-key");
   await page.click('button[type="submit"]');
-  assert.equal(await page.locator("p.error").innerText(), "Invalid API key.");
+  assert.equal(await page.locator("p.error").innerText(), "Invalid API key: it is unknown or revoked, or its project is disabled.");
 
   await page.fill('input[name="project-key"]', apiKey);
   await page.click('button[type="submit"]');

@@ -80,5 +80,9 @@ class Authenticator:
             if hmac.compare_digest(candidate, digest):
                 found = record
         if found is None:
-            raise EdgeError("invalid_api_key", "Invalid API key.", headers=_CHALLENGE)
+            raise EdgeError(
+                "invalid_api_key",
+                "Invalid API key: it is unknown or revoked, or its project is disabled.",
+                headers=_CHALLENGE,
+            )
         return found
