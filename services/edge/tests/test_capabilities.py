@@ -56,7 +56,6 @@ def directory(*entries: CatalogEntry) -> ModelDirectory:
         (chat(response_format={"type": "json_object"}), []),
         (chat(modalities=["text", "audio"]), [Requirement("audio_output", "modalities", "audio output")]),
         (chat(stream=True), [Requirement("streaming", "stream", "streaming")]),
-        (chat(tools=[]), []),
     ],
 )
 def test_requirements_of_request(request_: ChatCompletionRequest, expected: list[Requirement]) -> None:
