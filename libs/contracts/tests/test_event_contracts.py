@@ -119,8 +119,15 @@ def test_decode_rejects_bytes_that_are_not_json() -> None:
 
 
 def test_decode_rejects_json_that_is_no_object() -> None:
-    with pytest.raises(InvalidEvent, match="JSON list, not an object"):
+    with pytest.raises(InvalidEvent, match="JSON array, not an object"):
         decode_event(b"[1, 2]", bus.USAGE_RECORDED_SUBJECT)
+    with pytest.raises(InvalidEvent, match="^The message is a JSON null"):
+        decode_event(b"null")
+
+
+def test_decode_names_a_version_of_the_wrong_type() -> None:
+    with pytest.raises(UnknownEvent, match="`schema_version` '1'; an integer"):
+        decode_event(b'{"schema_name": "usage.recorded", "schema_version": "1"}')
 
 
 def test_unknown_event_is_an_invalid_event() -> None:

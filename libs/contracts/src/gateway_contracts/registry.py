@@ -116,17 +116,28 @@ def decode_event(data: bytes | str, subject: str | None = None) -> BaseModel:
     not know, and `pydantic.ValidationError` for a payload that does not
     match its schema. All three are `ValueError`s.
     """
+    where = f"The message on `{subject}`" if subject else "The message"
     try:
         document: Any = orjson.loads(data)
     except orjson.JSONDecodeError as error:
-        raise InvalidEvent(f"The message on `{subject}` is not JSON ({error}); skip it.") from None
+        raise InvalidEvent(f"{where} is not JSON ({error}); skip it.") from None
     if not isinstance(document, dict):
-        raise InvalidEvent(f"The message on `{subject}` is JSON {type(document).__name__}, not an object; skip it.")
+        kind = _JSON_KINDS.get(type(document), type(document).__name__)
+        raise InvalidEvent(f"{where} is a JSON {kind}, not an object; skip it.")
     schema_name = document.get("schema_name") or _internal_name(subject)
     schema_version = document.get("schema_version")
-    if not isinstance(schema_name, str) or not isinstance(schema_version, int):
-        raise UnknownEvent(f"The message on `{subject}` names no schema: it has no `schema_name` and `schema_version`.")
+    if not isinstance(schema_name, str):
+        raise UnknownEvent(f"{where} names no schema: `schema_name` is missing or not a string; skip it.")
+    if not isinstance(schema_version, int) or isinstance(schema_version, bool):
+        raise UnknownEvent(
+            f"{where} has `schema_version` {schema_version!r}; an integer such as 1 is expected; skip it."
+        )
     return event_type(schema_name, schema_version).model.model_validate(document)
+
+
+# JSON's names for the values that orjson returns.
+_JSON_KINDS: dict[type, str] = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+_JSON_KINDS[type(None)] = "null"
 
 
 def _internal_name(subject: str | None) -> str | None:
