@@ -369,6 +369,26 @@ def test_edge_rejection_publishes_exhausted_once(stack: RunningStack) -> None:
     assert exhausted.cap_usd == Decimal("0.0001")
     assert exhausted.spent_usd == 0
     assert exhausted.request_id.startswith("req_")
+    assert exhausted.key_id is None
+
+
+def test_key_cap_rejection_publishes_exhausted_for_key(stack: RunningStack) -> None:
+    project = create_project(stack)
+    capped = create_key(stack, project["id"], daily_budget_usd="0.0001")
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "too big"}], "max_tokens": 10_000}
+
+    statuses = [wait_until(lambda: chat(capped["key"], body, stack.base_url).status_code == 402) for _ in range(2)]
+    mine = lambda event: event.project_id == project["id"]  # noqa: E731
+    events = events_of(stack, BudgetExhausted, since, mine)
+    time.sleep(1)
+    again = events_of(stack, BudgetExhausted, since, mine, timeout=2)
+
+    assert statuses == [True, True]
+    assert len(again) == 1
+    [(_, _, exhausted)] = events
+    assert exhausted.key_id == capped["id"]
+    assert exhausted.cap_usd == Decimal("0.0001")
 
 
 def test_cap_below_spend_publishes_threshold_and_exhausted(stack: RunningStack) -> None:

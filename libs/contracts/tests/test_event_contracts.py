@@ -121,7 +121,7 @@ def test_decode_rejects_bytes_that_are_not_json() -> None:
 def test_decode_rejects_json_that_is_no_object() -> None:
     with pytest.raises(InvalidEvent, match="JSON array, not an object"):
         decode_event(b"[1, 2]", bus.USAGE_RECORDED_SUBJECT)
-    with pytest.raises(InvalidEvent, match="^The message is a JSON null"):
+    with pytest.raises(InvalidEvent, match=r"^The message is a JSON null"):
         decode_event(b"null")
 
 

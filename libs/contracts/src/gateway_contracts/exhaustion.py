@@ -1,4 +1,6 @@
-"""`budget.exhausted` once per project and budget day, from accounting and from every edge replica.
+"""`budget.exhausted` once per cap and budget day, from accounting and from every edge replica.
+
+A cap is a project's, or one API key's (`key_id` set).
 
 Accounting publishes it when the recorded spend reaches the cap, and an edge
 when it rejects a request with 402 because the project's cap cannot cover
@@ -21,18 +23,20 @@ from gateway_contracts.publishing import publish_event
 from gateway_contracts.records import ledger_key
 
 
-def exhausted_event_id(project_id: str, day: date) -> str:
-    return f"budget.exhausted:{project_id}:{day.isoformat()}"
+def exhausted_event_id(project_id: str, day: date, key_id: str | None = None) -> str:
+    cap = f":{key_id}" if key_id else ""
+    return f"budget.exhausted:{project_id}:{day.isoformat()}{cap}"
 
 
-def exhausted_marker_key(project_id: str, day: date) -> str:
-    """The `bus.LEDGER_BUCKET` key that records that the day's `budget.exhausted` went out."""
-    return f"{ledger_key(project_id, day)}.exhausted"
+def exhausted_marker_key(project_id: str, day: date, key_id: str | None = None) -> str:
+    """The `bus.LEDGER_BUCKET` key that records that the day's `budget.exhausted` of the cap went out."""
+    cap = f".{key_id}" if key_id else ""
+    return f"{ledger_key(project_id, day)}.exhausted{cap}"
 
 
-async def already_announced(ledger: KeyValue, project_id: str, day: date) -> bool:
+async def already_announced(ledger: KeyValue, project_id: str, day: date, key_id: str | None = None) -> bool:
     try:
-        await ledger.get(exhausted_marker_key(project_id, day))
+        await ledger.get(exhausted_marker_key(project_id, day, key_id))
     except KeyNotFoundError:
         return False
     return True
@@ -41,11 +45,11 @@ async def already_announced(ledger: KeyValue, project_id: str, day: date) -> boo
 async def announce_exhausted(js: JetStreamContext, ledger: KeyValue, event: BudgetExhausted) -> bool:
     """Publish `event` unless the day's marker exists, then create the marker; return whether it was published."""
     assert event.project_id is not None
-    if await already_announced(ledger, event.project_id, event.day):
+    if await already_announced(ledger, event.project_id, event.day, event.key_id):
         return False
     await publish_event(js, event)
     try:
-        await ledger.create(exhausted_marker_key(event.project_id, event.day), b"")
+        await ledger.create(exhausted_marker_key(event.project_id, event.day, event.key_id), b"")
     except KeyWrongLastSequenceError:
         # Another process published it at the same moment; JetStream kept one copy.
         pass

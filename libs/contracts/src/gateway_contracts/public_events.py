@@ -94,9 +94,11 @@ class BudgetThresholdCrossed(_BudgetDay):
 
 
 class BudgetExhausted(_BudgetDay):
-    """A project's spend today reached its daily cap, so the edge rejects its requests until the day ends.
+    """The spend today of a project or of one API key reached its daily cap.
 
-    Published once per project and day, like `BudgetThresholdCrossed`.
+    The edge rejects the project's (or the key's) requests until the day ends.
+
+    Published once per project and day, and once per capped key and day.
     """
 
     subject: ClassVar[str] = bus.BUDGET_EXHAUSTED_SUBJECT
@@ -105,6 +107,9 @@ class BudgetExhausted(_BudgetDay):
     schema_version: Literal[1] = 1
     # When the budget day ends and spending starts again from zero.
     resets_at: datetime
+    # The API key whose own daily cap ran out; None when the project's cap did.
+    # `cap_usd` and `spent_usd` are then the key's.
+    key_id: str | None = None
 
 
 class SessionTurnAppended(EventEnvelope):

@@ -89,8 +89,8 @@ class BudgetGate:
         self._ledger = ledger
         self._js = js
         self._writers: dict[str, _LedgerWriter] = {}
-        # Projects and days whose `budget.exhausted` this edge sent or is sending.
-        self._exhausted: set[tuple[str, date]] = set()
+        # (project, budget day, key id or None) of the caps whose budget.exhausted this edge published.
+        self._exhausted: set[tuple[str, date, str | None]] = set()
         self._announcements: set[asyncio.Task[None]] = set()
 
     def record(self, project_id: str) -> BudgetRecord | None:
@@ -112,8 +112,7 @@ class BudgetGate:
         day = budget_day(record.timezone, received_at)
         verdict = await self._writer(record.project_id, day).submit(_Claim(key_id=key_id, amount=amount))
         if not verdict.admitted:
-            if verdict.scope == "project":
-                self._announce_exhausted(record, day, verdict)
+            self._announce_exhausted(record, day, verdict, key_id if verdict.scope == "key" else None)
             raise budget_exceeded(record, day, amount, verdict)
         assert verdict.remaining is not None
         key_capped = key_id in record.keys
@@ -136,17 +135,22 @@ class BudgetGate:
         except EdgeError:
             logger.warning("Could not release the reservation of a request in project %s", reservation.project_id)
 
-    def _announce_exhausted(self, record: BudgetRecord, day: date, verdict: Verdict) -> None:
-        """Publish the day's `budget.exhausted` in the background; the 402 never waits for it."""
-        if (record.project_id, day) in self._exhausted:
+    def _announce_exhausted(self, record: BudgetRecord, day: date, verdict: Verdict, key_id: str | None) -> None:
+        """Publish the day's `budget.exhausted` of the cap in the background; the 402 never waits for it.
+
+        `key_id` names the key whose own cap ran out, or is None for the project's cap.
+        """
+        cap = (record.project_id, day, key_id)
+        if cap in self._exhausted:
             return
         assert verdict.standing is not None
         # Entries of past days are no longer needed.
         self._exhausted = {entry for entry in self._exhausted if entry[1] >= day - timedelta(days=1)}
-        self._exhausted.add((record.project_id, day))
+        self._exhausted.add(cap)
         event = build_event(
             BudgetExhausted,
-            event_id=exhausted_event_id(record.project_id, day),
+            event_id=exhausted_event_id(record.project_id, day, key_id),
+            key_id=key_id,
             project_id=record.project_id,
             day=day,
             timezone=record.timezone,
@@ -164,7 +168,7 @@ class BudgetGate:
             await asyncio.wait_for(announce_exhausted(self._js, self._ledger, event), _WRITE_TIMEOUT_SECONDS)
         except Exception:
             # The next rejection of the project tries again.
-            self._exhausted.discard((event.project_id, event.day))
+            self._exhausted.discard((event.project_id, event.day, event.key_id))
             logger.error("Publishing budget.exhausted of project %s failed", event.project_id, exc_info=True)
 
     def _writer(self, project_id: str, day: date) -> _LedgerWriter:
