@@ -18,8 +18,8 @@ MAX_CAP_USD = Decimal(1_000_000_000)
 # Costs are computed from prices per million tokens; ten places keep every
 # cap that a person types, while 1e-300 is rejected.
 MAX_CAP_DECIMAL_PLACES = 10
-# The dearest price listed anywhere is a few hundred USD per million tokens;
-# a price above this is a typo, and would make costs overflow ClickHouse's
+# The dearest price listed anywhere is a few hundred USD per million tokens.
+# A price above this is a typo, and its costs could overflow ClickHouse's
 # Decimal(38, x) columns.
 MAX_PRICE_USD = Decimal(100_000)
 MAX_PRICE_DECIMAL_PLACES = 10
