@@ -38,6 +38,11 @@ def usage_event(job: Job, outcome: Outcome) -> UsageEvent:
     ttft = None
     if outcome.first_token_at is not None:
         ttft = max((outcome.first_token_at - meta["received_at"]) * 1000, 0.0)
+    provider = ""
+    if outcome.route is not None:
+        provider = outcome.route.spec.name
+    elif outcome.entry is not None:
+        provider = outcome.entry.provider
     # Validated although every value is the router's own: model_construct() took 5.1 us against 3.9 us,
     # and its result serialized slower too (pydantic 2.14.4).
     return UsageEvent(
@@ -46,7 +51,7 @@ def usage_event(job: Job, outcome: Outcome) -> UsageEvent:
         key_id=meta["key_id"],
         # The model that served the request, which differs from the requested one after a fallback.
         model=outcome.entry.id if outcome.entry else meta["model"],
-        provider=outcome.route.spec.name if outcome.route else (outcome.entry.provider if outcome.entry else ""),
+        provider=provider,
         upstream_model=outcome.upstream_model or "",
         status=outcome.status,
         http_status=outcome.http_status,
