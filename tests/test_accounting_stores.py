@@ -233,7 +233,8 @@ async def test_rejected_block_holds_back_no_other(pool: asyncpg.Pool, analytics:
     )
     bad_token = f"bad-{uuid.uuid4().hex}"
     await pool.execute(
-        "INSERT INTO accounting.analytics_outbox (token, events, rows, created_at) VALUES ($1, 1, $2, now() - interval '1 hour')",
+        "INSERT INTO accounting.analytics_outbox (token, events, rows, created_at)"
+        " VALUES ($1, 1, $2, now() - interval '1 hour')",
         bad_token,
         bad,
     )

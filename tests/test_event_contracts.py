@@ -343,7 +343,7 @@ def test_stalled_subscriber_does_not_hold_back_accounting(stack: RunningStack) -
         wait_until(lambda: stack.loop.run(_take_one(stack, durable)), timeout=15)
         request_ids = {chat_request_id(stack) for _ in range(3)}
         # Accounting publishes usage.recorded once it has stored an event: all three arrive
-        # while the stalled subscriber still holds its first one unacked.
+        # while the stalled subscriber has not acked its first one.
         recorded = events_of(stack, UsageRecorded, since, lambda event: event.request_id in request_ids, count=3)
         stalled = stack.loop.run(_consumer_info(stack, durable))
     finally:

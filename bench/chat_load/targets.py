@@ -26,7 +26,7 @@ UPSTREAM_MODEL = "gpt-4o-mini"
 # Processes of the local stack that make up the gateway, in table order.
 GATEWAY_PROCESSES = ("edge", "router", "nats", "accounting", "sessions", "catalog", "postgres")
 # In the local run accounting starts ClickHouse's engine (chdb) as a child
-# process; its CPU counts in accounting's column, its memory in a row of its own.
+# process. Its CPU counts in accounting's column, and its memory gets a row of its own.
 CHDB_WORKER_MODULE = "gateway_accounting.chdb_worker"
 CHDB_ENGINE = "clickhouse engine (chdb)"
 
@@ -112,7 +112,7 @@ class GatewayStack:
     async def usage_events(self) -> int:
         """Return the number of usage events the router has stored in JetStream so far.
 
-        The stream also holds accounting's public usage.recorded events, so only the router's subject counts.
+        The stream also contains accounting's public usage.recorded events, so only the router's subject counts.
         """
         nc = await nats.connect(self.stack.nats_url, name="bench")
         try:

@@ -29,7 +29,7 @@ def exhausted_event_id(project_id: str, day: date, key_id: str | None = None) ->
 
 
 def exhausted_marker_key(project_id: str, day: date, key_id: str | None = None) -> str:
-    """The `bus.LEDGER_BUCKET` key that records that the day's `budget.exhausted` of the cap went out."""
+    """Return the `bus.LEDGER_BUCKET` key that marks the day's `budget.exhausted` of the cap as published."""
     cap = f".{key_id}" if key_id else ""
     return f"{ledger_key(project_id, day)}.exhausted{cap}"
 

@@ -6,11 +6,11 @@ has it. A crash after the insert and before the delete leaves the row, and
 the next flush inserts the same block under the same token, which
 ClickHouse drops wherever it already has it.
 
-When an insert fails, a `SELECT 1` tells a rejected block from a ClickHouse
-that does not answer. A rejected block stays in the outbox and the flush
-goes on with the next one, so one bad block holds back no other; after
-`MAX_ATTEMPTS` rejections it moves to `accounting.analytics_rejected`. When
-ClickHouse does not answer, the flush stops and no attempt is counted.
+When an insert fails, a `SELECT 1` separates a rejected block from an
+unreachable ClickHouse. A rejected block stays in the outbox and the flush
+goes on with the next one, so one bad block delays no other. After
+`MAX_ATTEMPTS` rejections the block moves to `accounting.analytics_rejected`.
+When ClickHouse does not respond, the flush stops and counts no attempt.
 """
 
 from __future__ import annotations
